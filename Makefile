@@ -1,0 +1,51 @@
+# The course in two commands:
+#   make lab    set up (first time only) and open JupyterLab on the first notebook
+#   make test   set up (first time only) and run every test: unit, property, parity, notebooks, browser
+# Other targets: make bench, make lint, make fixtures (needs PyTorch), make clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PORT   ?= 8888
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-installed
+REQS   := requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
+
+.PHONY: lab test bench lint fixtures clean setup
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; found " + sys.version.split()[0] + ". Try: make PYTHON=python3.12")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstalls only when a requirements file or pyproject.toml is newer than the stamp.
+$(STAMP): $(BIN)/python $(REQS)
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+	@echo "Environment ready in $(VENV)"
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		--ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/00_start_here.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check attn_helpers tests notebooks benchmarks scripts
+	$(BIN)/ruff format --check attn_helpers tests benchmarks scripts
+
+# Regenerates tests/fixtures/*.npz from PyTorch in a separate venv (never needed to study or test).
+fixtures:
+	$(PYTHON) -m venv .fixture-venv
+	.fixture-venv/bin/python -m pip install --quiet -r scripts/fixture-requirements.txt
+	.fixture-venv/bin/python scripts/make_core_fixtures.py
+
+clean:
+	rm -rf $(VENV) .fixture-venv .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,199 @@
+"""Errors that teach: every check on user input lives here.
+
+Each function takes the argument's *name* so the message can say which argument is wrong,
+what was expected, what arrived, and what to try. The public functions in ``core`` call these
+at their boundary, so a learner never sees an ``IndexError`` from deep inside numpy, and never
+gets a silent NaN back.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "check_mask",
+    "check_ndim_at_least",
+    "check_positive_int",
+    "check_shape",
+    "shape_str",
+]
+
+
+def shape_str(shape) -> str:
+    """Format a shape the way numpy prints it: ``(4, 8)``, ``(3,)``, ``()``."""
+    shape = tuple(shape)
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
+
+
+def as_float_array(x, name: str, *, min_ndim: int = 0) -> np.ndarray:
+    """Convert ``x`` to a floating-point ndarray, or raise an error that names ``name``.
+
+    Integers and booleans become float64; float32/float16/float64 keep their dtype. The input is
+    never modified (a view or copy is returned; read-only inputs are fine).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric (strings, objects, complex numbers).
+    ValueError
+        If ``x`` is ragged (lists of unequal length), has fewer than ``min_ndim`` axes, has an
+        empty axis, or contains NaN or +inf.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except ValueError as err:  # numpy >= 1.24 raises for ragged nested lists
+            raise ValueError(
+                f"{name} must be a rectangular array, but it looks like a list of rows with "
+                f"unequal lengths. Hint: every row of {name} needs the same number of entries."
+            ) from err
+    if arr.dtype == object:
+        raise ValueError(
+            f"{name} must be a rectangular numeric array; got an object array of shape "
+            f"{shape_str(arr.shape)} (lists of unequal length or mixed types). Hint: check that "
+            f"every row of {name} has the same length."
+        )
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real-valued; got complex dtype {arr.dtype}.")
+    elif arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must be a numeric array; got dtype {arr.dtype} "
+            f"(for example {str(arr.flat[0])!r} in {name}). Hint: convert text to numbers first."
+            if arr.size
+            else f"{name} must be a numeric array; got dtype {arr.dtype}."
+        )
+    if arr.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} axes; got {name}.shape={shape_str(arr.shape)}."
+            + (
+                " Hint: a single vector of shape (d,) can be made a sequence of one token "
+                f"with {name}[None, :]."
+                if arr.ndim == 1 and min_ndim == 2
+                else ""
+            )
+        )
+    if arr.size == 0:
+        raise ValueError(
+            f"{name} is empty: {name}.shape={shape_str(arr.shape)}. Attention needs at least one "
+            "token and one feature. Hint: check the sequence you passed is not empty."
+        )
+    if np.isnan(arr).any():
+        raise ValueError(
+            f"{name} contains NaN at {_first_index(np.isnan(arr))}; results would be NaN too. "
+            "Hint: look for a division by zero or an overflow earlier in your computation."
+        )
+    if np.isposinf(arr).any():
+        raise ValueError(
+            f"{name} contains +inf at {_first_index(np.isposinf(arr))}. Hint: use a large finite "
+            "number, or -inf only for positions that must get zero weight."
+        )
+    return arr
+
+
+def _first_index(bool_arr: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(bool_arr)[0])
+
+
+def check_no_neg_inf(arr: np.ndarray, name: str) -> None:
+    """Raise if ``arr`` has -inf (allowed for softmax logits, not for q, k, v)."""
+    if np.isneginf(arr).any():
+        raise ValueError(
+            f"{name} contains -inf at {_first_index(np.isneginf(arr))}. Hint: mask positions with "
+            "the `mask` argument (True = may attend) instead of writing -inf into the inputs."
+        )
+
+
+def check_ndim_at_least(arr: np.ndarray, name: str, ndim: int, axes_doc: str) -> None:
+    """Raise if ``arr`` has fewer than ``ndim`` axes; ``axes_doc`` names them, e.g. ``(..., T, d)``."""
+    if arr.ndim < ndim:
+        raise ValueError(
+            f"{name} must have shape {axes_doc} (at least {ndim} axes); got "
+            f"{name}.shape={shape_str(arr.shape)}. Hint: add a sequence axis with {name}[None, :]."
+        )
+
+
+def check_mask(mask, name: str, target_shape: tuple) -> np.ndarray:
+    """Return ``mask`` as a boolean array that broadcasts to ``target_shape``, or raise.
+
+    The course's one convention: ``True`` means *may attend*, as in ``np.tril``.
+    """
+    arr = np.asarray(mask)
+    if arr.dtype != bool:
+        hint = (
+            " If you have an additive mask (0 = keep, -inf = block), convert it with "
+            f"`{name} == 0`; if True means 'block' in your source, pass `~{name}`."
+        )
+        raise TypeError(
+            f"{name} must be boolean (True = may attend); got dtype {arr.dtype}.{hint}"
+        )
+    try:
+        np.broadcast_shapes(arr.shape, target_shape)
+    except ValueError as err:
+        raise ValueError(
+            f"{name} must broadcast to the weights' shape {shape_str(target_shape)} "
+            f"(..., seq_len_q, seq_len_k); got {name}.shape={shape_str(arr.shape)}. Hint: a causal "
+            "mask is (seq_len, seq_len); a padding mask is (batch, 1, seq_len_k), with an extra "
+            "axis (batch, 1, 1, seq_len_k) when there are heads."
+        ) from err
+    if np.broadcast_shapes(arr.shape, target_shape) != tuple(target_shape):
+        raise ValueError(
+            f"{name}.shape={shape_str(arr.shape)} would enlarge the weights' shape "
+            f"{shape_str(target_shape)} when broadcast. Hint: the mask may only have axes of "
+            "length 1 where the weights have more."
+        )
+    return arr
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int if it is a positive integer, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {value!r} ({type(value).__name__}).")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value}.")
+    return int(value)
+
+
+def check_shape(x, expected) -> None:
+    """Raise a ValueError naming both shapes if ``x.shape`` does not match ``expected``.
+
+    Meant for notebooks: ``check_shape(weights, (seq_len, seq_len))`` after each computation, so a
+    notebook fails loudly if it goes stale. ``None`` in ``expected`` matches any length.
+
+    Parameters
+    ----------
+    x : array_like
+        The array to check.
+    expected : tuple of int or None
+        The expected shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_shape(np.zeros((4, 8)), (4, None))
+    >>> check_shape(np.zeros((4, 8)), (4, 6))
+    Traceback (most recent call last):
+    ...
+    ValueError: expected shape (4, 6) but got (4, 8): axis 1 has length 8, expected 6.
+    """
+    actual = tuple(np.shape(x))
+    expected = tuple(expected)
+    if len(actual) != len(expected):
+        raise ValueError(
+            f"expected shape {shape_str(expected)} but got {shape_str(actual)}: "
+            f"{len(actual)} axes instead of {len(expected)}."
+        )
+    for axis, (a, e) in enumerate(zip(actual, expected)):
+        if e is not None and a != e:
+            raise ValueError(
+                f"expected shape {shape_str(expected)} but got {shape_str(actual)}: "
+                f"axis {axis} has length {a}, expected {e}."
+            )

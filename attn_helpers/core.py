@@ -1,0 +1,415 @@
+"""The numpy core of self-attention: softmax, attention, masks, heads and positions.
+
+Conventions used everywhere in the course (stated once, here):
+
+- Row vectors: a sequence is an array of shape ``(seq_len, d_model)`` and a projection is
+  ``x @ w`` with ``w`` of shape ``(d_in, d_out)``.
+- Leading axes (batch, heads, ...) broadcast, written ``...`` in the shapes below.
+- Masks are boolean and **True means "may attend"** (the orientation of ``np.tril``). A query row
+  whose keys are all masked gets zero weights and a zero output, never NaN.
+- ``scores`` are what comes before the softmax, ``weights`` what comes after.
+- float64 by default; float32 inputs stay float32. Inputs are never modified.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ._validation import (
+    as_float_array,
+    check_mask,
+    check_ndim_at_least,
+    check_no_neg_inf,
+    check_positive_int,
+    check_shape,
+    shape_str,
+)
+
+__all__ = [
+    "causal_mask",
+    "check_shape",
+    "merge_heads",
+    "multi_head_attention",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "sinusoidal_positions",
+    "softmax",
+    "split_heads",
+]
+
+
+def _check_axis(axis, ndim: int, name: str = "axis") -> int:
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {axis!r}.")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{name}={axis} is out of range for an array with {ndim} axes "
+            f"(valid: {-ndim} ... {ndim - 1}). Hint: attention normalises over the keys, axis=-1."
+        )
+    return int(axis)
+
+
+def _check_positive_number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number; got {value!r}.")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"{name} must be a positive, finite number; got {value}."
+            + (" Hint: temperature -> 0 means 'argmax'; use a small value like 0.05." if name == "temperature" else "")
+        )
+    return float(value)
+
+
+def _softmax_last_axis_inplace(scores: np.ndarray) -> np.ndarray:
+    """Stable softmax over the last axis, overwriting ``scores`` (a private, owned buffer).
+
+    Rows that are entirely ``-inf`` (fully masked) become all zeros.
+    """
+    row_max = scores.max(axis=-1, keepdims=True)  # (..., T_q, 1)
+    if np.isnan(row_max).any() or np.isposinf(row_max).any():
+        raise ValueError(
+            "the attention scores overflowed to inf or NaN. Hint: q and k have entries so large "
+            "that q @ k.T exceeds the float range; normalise your inputs, or use float64."
+        )
+    row_max[np.isneginf(row_max)] = 0.0  # fully masked rows: keep -inf, avoid -inf - -inf = NaN
+    scores -= row_max
+    np.exp(scores, out=scores)
+    total = scores.sum(axis=-1, keepdims=True)
+    np.divide(scores, total, out=scores, where=total > 0)
+    return scores
+
+
+def softmax(x, axis=-1, *, temperature=1.0):
+    """Numerically stable softmax: ``exp(x / temperature)`` normalised to sum to 1 along ``axis``.
+
+    The maximum is subtracted before ``exp`` so large logits never overflow. ``-inf`` entries get
+    weight exactly 0, and a slice that is entirely ``-inf`` returns all zeros (not NaN).
+
+    Parameters
+    ----------
+    x : array_like of shape (..., n)
+        Logits (scores). May contain ``-inf``; NaN and ``+inf`` are errors.
+    axis : int, default -1
+        The axis to normalise over.
+    temperature : float, default 1.0
+        Positive. Below 1 sharpens the distribution (towards argmax), above 1 flattens it
+        (towards uniform).
+
+    Returns
+    -------
+    weights : ndarray, same shape as ``x``
+        Non-negative, summing to 1 along ``axis`` (0 for all ``-inf`` slices). float32 input stays
+        float32; integers become float64.
+
+    Examples
+    --------
+    >>> softmax([0.0, np.log(3.0)])
+    array([0.25, 0.75])
+    """
+    x = as_float_array(x, "x", min_ndim=1)
+    axis = _check_axis(axis, x.ndim)
+    temperature = _check_positive_number(temperature, "temperature")
+    z = np.moveaxis(x, axis, -1).copy()  # an owned buffer: the input is never modified
+    if temperature != 1.0:
+        # Subtract the max *before* dividing so a tiny temperature cannot overflow.
+        m = z.max(axis=-1, keepdims=True)
+        m[np.isneginf(m)] = 0.0
+        z -= m
+        z /= z.dtype.type(temperature)
+    weights = _softmax_last_axis_inplace(z)
+    return np.moveaxis(weights, -1, axis)
+
+
+def scaled_dot_product_attention(q, k, v, *, mask=None, scale=None):
+    """Scaled dot-product attention: ``softmax(q @ k.T * scale) @ v``, returning the weights too.
+
+    Parameters
+    ----------
+    q : array_like of shape (..., seq_len_q, d_k)
+        Queries, one row per token that asks.
+    k : array_like of shape (..., seq_len_k, d_k)
+        Keys, one row per token that can be looked at.
+    v : array_like of shape (..., seq_len_k, d_v)
+        Values, what each looked-at token hands over.
+    mask : array_like of bool, broadcastable to (..., seq_len_q, seq_len_k), optional
+        True where the query may attend to the key. A row with no True gets zero weights and a
+        zero output.
+    scale : float, optional
+        Multiplies the scores. Defaults to ``1 / sqrt(d_k)``, which keeps the scores' variance
+        near 1 whatever ``d_k`` is.
+
+    Returns
+    -------
+    output : ndarray of shape (..., seq_len_q, d_v)
+        Each query's weighted average of the values.
+    weights : ndarray of shape (..., seq_len_q, seq_len_k)
+        The attention weights; each row sums to 1 (0 for fully masked rows).
+
+    Examples
+    --------
+    >>> q = np.array([[1.0, 0.0]]); k = np.array([[1.0, 0.0], [0.0, 1.0]]); v = np.eye(2)
+    >>> output, weights = scaled_dot_product_attention(q, k, v, scale=np.log(3.0))
+    >>> weights
+    array([[0.75, 0.25]])
+    """
+    q = as_float_array(q, "q")
+    k = as_float_array(k, "k")
+    v = as_float_array(v, "v")
+    check_ndim_at_least(q, "q", 2, "(..., seq_len_q, d_k)")
+    check_ndim_at_least(k, "k", 2, "(..., seq_len_k, d_k)")
+    check_ndim_at_least(v, "v", 2, "(..., seq_len_k, d_v)")
+    for arr, name in ((q, "q"), (k, "k"), (v, "v")):
+        check_no_neg_inf(arr, name)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must share their last axis (d_k); got q.shape={shape_str(q.shape)} and "
+            f"k.shape={shape_str(k.shape)}. Hint: both come from projections with the same "
+            "output size; check w_q and w_k."
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of tokens (seq_len_k, axis -2); got "
+            f"k.shape={shape_str(k.shape)} and v.shape={shape_str(v.shape)}. Hint: every key "
+            "needs exactly one value."
+        )
+    try:
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError as err:
+        raise ValueError(
+            f"the leading (batch/head) axes of q, k and v do not broadcast: "
+            f"q.shape={shape_str(q.shape)}, k.shape={shape_str(k.shape)}, "
+            f"v.shape={shape_str(v.shape)}. Hint: leading axes must be equal or 1."
+        ) from err
+    d_k = q.shape[-1]
+    scale = 1.0 / math.sqrt(d_k) if scale is None else _check_positive_number(scale, "scale")
+    dtype = np.result_type(q, k, v)
+    weights_shape = (*lead, q.shape[-2], k.shape[-2])
+    if mask is not None:
+        mask = check_mask(mask, "mask", weights_shape)
+
+    scores = q.astype(dtype, copy=False) @ k.astype(dtype, copy=False).swapaxes(-1, -2)
+    scores = np.broadcast_to(scores, weights_shape).copy() if scores.shape != weights_shape else scores
+    scores *= dtype.type(scale)  # (..., T_q, T_k), a fresh buffer we own
+    if mask is not None:
+        np.copyto(scores, -np.inf, where=~mask)
+    weights = _softmax_last_axis_inplace(scores)
+    output = weights @ v.astype(dtype, copy=False)  # (..., T_q, T_k) @ (..., T_k, d_v)
+    return output, weights
+
+
+def causal_mask(seq_len):
+    """Boolean (seq_len, seq_len) mask where token i may attend to tokens 0..i (lower triangle).
+
+    Examples
+    --------
+    >>> causal_mask(3).astype(int)
+    array([[1, 0, 0],
+           [1, 1, 0],
+           [1, 1, 1]])
+    """
+    seq_len = check_positive_int(seq_len, "seq_len")
+    return np.tril(np.ones((seq_len, seq_len), dtype=bool))
+
+
+def padding_mask(lengths, seq_len):
+    """Boolean mask of shape (batch, 1, seq_len), True where the key is a real (not padded) token.
+
+    The middle axis of length 1 broadcasts over the queries, so the result can be passed straight
+    to ``scaled_dot_product_attention`` for keys of shape (batch, seq_len, d_k).
+
+    Parameters
+    ----------
+    lengths : array_like of int, shape (batch,)
+        The real length of each sequence, between 0 and ``seq_len``.
+    seq_len : int
+        The padded length.
+
+    Examples
+    --------
+    >>> padding_mask([2, 3], 3).astype(int)
+    array([[[1, 1, 0]],
+    <BLANKLINE>
+           [[1, 1, 1]]])
+    """
+    seq_len = check_positive_int(seq_len, "seq_len")
+    arr = np.asarray(lengths)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"lengths must be a 1-D list of sequence lengths, one per batch item; got "
+            f"shape {shape_str(arr.shape)}. Hint: padding_mask([3, 5], seq_len=5)."
+        )
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"lengths must be whole numbers; got dtype {arr.dtype}: {arr.tolist()}.")
+    if arr.min() < 0 or arr.max() > seq_len:
+        raise ValueError(
+            f"every length must be between 0 and seq_len={seq_len}; got lengths={arr.tolist()}."
+        )
+    return (np.arange(seq_len) < arr[:, None])[:, None, :]  # (batch, 1, seq_len)
+
+
+def split_heads(x, num_heads):
+    """Split the feature axis into heads: (..., seq_len, d_model) -> (..., num_heads, seq_len, head_dim).
+
+    ``head_dim = d_model // num_heads``. Head ``h`` gets features ``h*head_dim ... (h+1)*head_dim - 1``.
+    The reshape is followed by a transpose; reshaping straight to (num_heads, seq_len, head_dim)
+    would mix tokens between heads (a classic bug, see notebook 04).
+    """
+    x = as_float_array(x, "x")
+    check_ndim_at_least(x, "x", 2, "(..., seq_len, d_model)")
+    num_heads = check_positive_int(num_heads, "num_heads")
+    *lead, seq_len, d_model = x.shape
+    if d_model % num_heads:
+        raise ValueError(
+            f"d_model must be divisible by num_heads; got x.shape={shape_str(x.shape)} "
+            f"(d_model={d_model}) and num_heads={num_heads}. Hint: try num_heads in "
+            f"{[h for h in range(1, d_model + 1) if d_model % h == 0][:8]}."
+        )
+    head_dim = d_model // num_heads
+    x = x.reshape(*lead, seq_len, num_heads, head_dim)  # (..., T, d_model) -> (..., T, h, head_dim)
+    return x.swapaxes(-3, -2)  # (..., T, h, head_dim) -> (..., h, T, head_dim)
+
+
+def merge_heads(x):
+    """Inverse of :func:`split_heads`: (..., num_heads, seq_len, head_dim) -> (..., seq_len, d_model)."""
+    x = as_float_array(x, "x")
+    check_ndim_at_least(x, "x", 3, "(..., num_heads, seq_len, head_dim)")
+    *lead, num_heads, seq_len, head_dim = x.shape
+    x = x.swapaxes(-3, -2)  # (..., h, T, head_dim) -> (..., T, h, head_dim)
+    return x.reshape(*lead, seq_len, num_heads * head_dim)  # -> (..., T, d_model)
+
+
+def _project(x, w, b, x_name, w_name, b_name, w_axis0_doc):
+    if w.ndim != 2:
+        raise ValueError(
+            f"{w_name} must be a 2-D matrix of shape {w_axis0_doc}; got "
+            f"{w_name}.shape={shape_str(w.shape)}."
+        )
+    if x.shape[-1] != w.shape[0]:
+        raise ValueError(
+            f"{x_name} @ {w_name} needs {x_name}.shape[-1] == {w_name}.shape[0]; got "
+            f"{x_name}.shape={shape_str(x.shape)} and {w_name}.shape={shape_str(w.shape)}. "
+            "Hint: the course uses row vectors, x @ w with w of shape (d_in, d_out); "
+            "if you copied a PyTorch weight, transpose it (w.T)."
+        )
+    out = x @ w
+    if b is not None:
+        if b.shape != (w.shape[1],):
+            raise ValueError(
+                f"{b_name} must have shape ({w.shape[1]},) to match {w_name}; got "
+                f"{b_name}.shape={shape_str(b.shape)}."
+            )
+        out = out + b
+    return out
+
+
+def multi_head_attention(
+    x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads, mask=None,
+    b_q=None, b_k=None, b_v=None, b_o=None,
+):
+    """Multi-head attention: project, split into heads, attend per head, merge, project out.
+
+    Self-attention passes the same array as ``x_q`` and ``x_kv``; cross-attention passes two.
+
+    Parameters
+    ----------
+    x_q : array_like of shape (..., seq_len_q, d_model)
+        The tokens that ask (queries come from here).
+    x_kv : array_like of shape (..., seq_len_kv, d_kv)
+        The tokens that are looked at (keys and values come from here); ``d_kv`` is usually
+        ``d_model``.
+    w_q : array_like of shape (d_model, d_model)
+    w_k, w_v : array_like of shape (d_kv, d_model)
+    w_o : array_like of shape (d_model, d_out)
+        Projections, applied as ``x @ w`` (row vectors).
+    num_heads : int
+        ``d_model`` (the width of ``w_q``) must be divisible by it; ``head_dim = d_model // num_heads``.
+    mask : array_like of bool, broadcastable to (..., seq_len_q, seq_len_kv), optional
+        True = may attend; the same mask is used by every head (a head axis is inserted for you).
+        ``causal_mask(T)`` and ``padding_mask(lengths, T)`` can be passed as they are.
+    b_q, b_k, b_v : array_like of shape (d_model,), optional
+    b_o : array_like of shape (d_out,), optional
+        Biases added after each projection.
+
+    Returns
+    -------
+    output : ndarray of shape (..., seq_len_q, d_out)
+    weights : ndarray of shape (..., num_heads, seq_len_q, seq_len_kv)
+        Every head's attention weights.
+    """
+    x_q = as_float_array(x_q, "x_q")
+    x_kv = as_float_array(x_kv, "x_kv")
+    check_ndim_at_least(x_q, "x_q", 2, "(..., seq_len_q, d_model)")
+    check_ndim_at_least(x_kv, "x_kv", 2, "(..., seq_len_kv, d_kv)")
+    num_heads = check_positive_int(num_heads, "num_heads")
+    arrays = {}
+    for name, val in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v), ("w_o", w_o)):
+        arrays[name] = as_float_array(val, name)
+    for name, val in (("b_q", b_q), ("b_k", b_k), ("b_v", b_v), ("b_o", b_o)):
+        arrays[name] = None if val is None else as_float_array(val, name)
+    d_model = arrays["w_q"].shape[-1] if arrays["w_q"].ndim == 2 else None
+    for name in ("w_k", "w_v"):
+        w = arrays[name]
+        if w.ndim == 2 and d_model is not None and w.shape[1] != d_model:
+            raise ValueError(
+                f"{name} must have shape (d_kv, d_model) with d_model={d_model} like w_q; got "
+                f"{name}.shape={shape_str(w.shape)} and w_q.shape={shape_str(arrays['w_q'].shape)}."
+            )
+    q = _project(x_q, arrays["w_q"], arrays["b_q"], "x_q", "w_q", "b_q", "(d_model, d_model)")
+    k = _project(x_kv, arrays["w_k"], arrays["b_k"], "x_kv", "w_k", "b_k", "(d_kv, d_model)")
+    v = _project(x_kv, arrays["w_v"], arrays["b_v"], "x_kv", "w_v", "b_v", "(d_kv, d_model)")
+    if d_model % num_heads:
+        raise ValueError(
+            f"d_model must be divisible by num_heads; got d_model={d_model} (w_q.shape="
+            f"{shape_str(arrays['w_q'].shape)}) and num_heads={num_heads}."
+        )
+    q = split_heads(q, num_heads)  # (..., T_q, d_model) -> (..., h, T_q, head_dim)
+    k = split_heads(k, num_heads)  # (..., T_kv, d_model) -> (..., h, T_kv, head_dim)
+    v = split_heads(v, num_heads)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.ndim >= 2:
+            # (..., T_q, T_kv) -> (..., 1, T_q, T_kv): the same mask for every head.
+            target = (*np.broadcast_shapes(x_q.shape[:-2], x_kv.shape[:-2]), x_q.shape[-2], x_kv.shape[-2])
+            check_mask(mask, "mask", target)
+            mask = mask[..., None, :, :]
+    heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, T_q, head_dim)
+    merged = merge_heads(heads)  # (..., h, T_q, head_dim) -> (..., T_q, d_model)
+    output = _project(merged, arrays["w_o"], arrays["b_o"], "merged heads", "w_o", "b_o", "(d_model, d_out)")
+    return output, weights
+
+
+def sinusoidal_positions(seq_len, d_model, *, base=10000.0):
+    """Sinusoidal positional encodings from "Attention Is All You Need".
+
+    ``P[pos, 2i] = sin(pos / base**(2i / d_model))`` and ``P[pos, 2i + 1] = cos(...)`` of the same
+    angle, so each pair of columns is a rotation whose speed falls geometrically with ``i``.
+
+    Parameters
+    ----------
+    seq_len : int
+        Number of positions (0 ... seq_len - 1).
+    d_model : int
+        Width of each encoding.
+    base : float, default 10000.0
+        Sets the slowest wavelength (``2 * pi * base``).
+
+    Returns
+    -------
+    positions : ndarray of shape (seq_len, d_model), float64
+    """
+    seq_len = check_positive_int(seq_len, "seq_len")
+    d_model = check_positive_int(d_model, "d_model")
+    base = _check_positive_number(base, "base")
+    pos = np.arange(seq_len, dtype=np.float64)[:, None]  # (T, 1)
+    two_i = np.arange(0, d_model, 2, dtype=np.float64)  # (ceil(d/2),)
+    angles = pos / base ** (two_i / d_model)  # (T, ceil(d/2))
+    out = np.empty((seq_len, d_model))
+    out[:, 0::2] = np.sin(angles)
+    out[:, 1::2] = np.cos(angles[:, : d_model // 2])
+    return out
