@@ -1,0 +1,24 @@
+"""Shared test set-up: a headless matplotlib backend, seeded randomness, figures closed after each test."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Property tests: enough examples to find bugs, bounded so the suite stays fast on 2 cores.
+settings.register_profile("course", max_examples=60, deadline=None, derandomize=True)
+settings.load_profile("course")
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_close_figures():
+    """Seed numpy's legacy global RNG and close every figure a test opened."""
+    np.random.seed(0)
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
