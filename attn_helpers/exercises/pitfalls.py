@@ -1,0 +1,3 @@
+"""Exercise checkers (being written)."""
+
+__all__: list[str] = []
