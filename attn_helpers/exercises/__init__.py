@@ -11,10 +11,10 @@ A check has three outcomes: not attempted (your stub still raises NotImplemented
 incorrect (the first failing case, with a diagnosis of common mistakes) or correct.
 """
 
-from ._framework import check, hint, list_exercises, solution
+from ._framework import check, hint, list_exercises, reference_solution, solution
 from .heads_masks import *  # noqa: F403
 from .learned_ex import *  # noqa: F403
 from .pitfalls import *  # noqa: F403
 from .qkv_softmax import *  # noqa: F403
 
-__all__ = ["check", "hint", "list_exercises", "solution"] + [n for n in dir() if n.startswith("check_")]
+__all__ = ["check", "hint", "list_exercises", "reference_solution", "solution"] + [n for n in dir() if n.startswith("check_")]

@@ -34,6 +34,7 @@ __all__ = [
     "check",
     "hint",
     "list_exercises",
+    "reference_solution",
     "register",
     "solution",
 ]
@@ -304,6 +305,11 @@ def hint(name: str, level: int | None = None):
     text = "\n".join(f"Hint {i}: {h}" for i, h in enumerate(hints, 1))
     md = "\n".join(f"{i}. {h}" for i, h in enumerate(hints, 1))
     return _Text(text, f"**Hints for `{name}`**\n\n{md}")
+
+
+def reference_solution(name: str) -> Callable:
+    """The worked solution of exercise ``name`` as a function (what ``solution(name)`` shows)."""
+    return _get(name).reference
 
 
 def solution(name: str):
