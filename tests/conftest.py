@@ -16,7 +16,7 @@ settings.load_profile("course")
 @pytest.fixture(autouse=True)
 def _seed_and_close_figures():
     """Seed numpy's legacy global RNG and close every figure a test opened."""
-    np.random.seed(0)
+    np.random.seed(0)  # noqa: NPY002 - seeds any legacy np.random use in code under test
     yield
     import sys
 

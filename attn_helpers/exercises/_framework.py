@@ -177,7 +177,11 @@ def _default_compare(expected, actual, *, rtol: float, atol: float, where: str =
                 f"the first differing entry is at index {idx}: you have {a[idx]:.6g}"
             )
         return None
-    return None if actual == expected else f"you returned {actual!r}{where}, which is not what was expected"
+    return (
+        None
+        if actual == expected
+        else f"you returned {actual!r}{where}, which is not what was expected"
+    )
 
 
 def _same_output(exercise: Exercise, x, y) -> bool:
@@ -218,7 +222,9 @@ class Result:
         return self.status == CORRECT
 
     def __str__(self) -> str:
-        icon = {CORRECT: "✅ Correct", INCORRECT: "❌ Not yet", NOT_ATTEMPTED: "⏳ Not attempted"}[self.status]
+        icon = {CORRECT: "✅ Correct", INCORRECT: "❌ Not yet", NOT_ATTEMPTED: "⏳ Not attempted"}[
+            self.status
+        ]
         return f"{icon} ({self.name}): {self.message}"
 
     def __repr__(self) -> str:
@@ -226,7 +232,9 @@ class Result:
 
     def _repr_html_(self) -> str:
         colour = {CORRECT: "#1a7f37", INCORRECT: "#b35900", NOT_ATTEMPTED: "#57606a"}[self.status]
-        title = {CORRECT: "✅ Correct", INCORRECT: "❌ Not yet", NOT_ATTEMPTED: "⏳ Not attempted"}[self.status]
+        title = {CORRECT: "✅ Correct", INCORRECT: "❌ Not yet", NOT_ATTEMPTED: "⏳ Not attempted"}[
+            self.status
+        ]
         return (
             f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">'
             f'<b style="color:{colour}">{title}</b> <code>{html.escape(self.name)}</code><br>'
@@ -246,22 +254,36 @@ def check(name: str, fn: Callable) -> Result:
     """Run the learner's ``fn`` against exercise ``name`` and return a :class:`Result`."""
     exercise = _get(name)
     if not callable(fn):
-        return Result(name, INCORRECT, f"check_... expects your function itself, but got {_describe(fn)}. "
-                      "Pass the function without calling it, e.g. check_softmax(softmax).")
+        return Result(
+            name,
+            INCORRECT,
+            f"check_... expects your function itself, but got {_describe(fn)}. "
+            "Pass the function without calling it, e.g. check_softmax(softmax).",
+        )
     for number, case in enumerate(exercise.cases, start=1):
         what = case.description or f"case {number}"
         try:
             actual = _call(fn, case)
         except NotImplementedError:
-            return Result(name, NOT_ATTEMPTED, "your function still raises NotImplementedError. "
-                          f"Replace the stub with your code, then run the check again. Stuck? hint({name!r}).")
+            return Result(
+                name,
+                NOT_ATTEMPTED,
+                "your function still raises NotImplementedError. "
+                f"Replace the stub with your code, then run the check again. Stuck? hint({name!r}).",
+            )
         except ValueError as err:
             if "read-only" in str(err):
-                return Result(name, INCORRECT, f"on {what}, your function tried to modify its input "
-                              "in place. Work on a copy (or build a new array) instead.")
+                return Result(
+                    name,
+                    INCORRECT,
+                    f"on {what}, your function tried to modify its input "
+                    "in place. Work on a copy (or build a new array) instead.",
+                )
             return Result(name, INCORRECT, f"on {what}, your function raised ValueError: {err}")
         except Exception as err:  # noqa: BLE001 - any learner error is reported, never a traceback
-            return Result(name, INCORRECT, f"on {what}, your function raised {type(err).__name__}: {err}")
+            return Result(
+                name, INCORRECT, f"on {what}, your function raised {type(err).__name__}: {err}"
+            )
         expected = _call(exercise.reference, case)
         problem = exercise.differs(expected, actual)
         if problem is None:
@@ -272,7 +294,9 @@ def check(name: str, fn: Callable) -> Result:
             except Exception:  # noqa: BLE001, S112 - a mistake that cannot run on this case does not match
                 continue
             if _same_output(exercise, wrong, actual):
-                return Result(name, INCORRECT, f"on {what}: {mistake.diagnosis}", mistake=mistake.name)
+                return Result(
+                    name, INCORRECT, f"on {what}: {mistake.diagnosis}", mistake=mistake.name
+                )
         return Result(name, INCORRECT, f"on {what}, {problem}. Stuck? hint({name!r}).")
     return Result(name, CORRECT, f"all {len(exercise.cases)} cases match. {exercise.title}: done.")
 
@@ -301,7 +325,9 @@ def hint(name: str, level: int | None = None):
     exercise = _get(name)
     hints = list(exercise.hints)[: level if level is not None else None]
     if not hints:
-        return _Text("No hints for this one: read the exercise text again.", "_No hints for this one._")
+        return _Text(
+            "No hints for this one: read the exercise text again.", "_No hints for this one._"
+        )
     text = "\n".join(f"Hint {i}: {h}" for i, h in enumerate(hints, 1))
     md = "\n".join(f"{i}. {h}" for i, h in enumerate(hints, 1))
     return _Text(text, f"**Hints for `{name}`**\n\n{md}")
@@ -338,7 +364,9 @@ def assert_checker_sound(name: str) -> None:
     def stub(*args, **kwargs):
         raise NotImplementedError
 
-    assert check(name, stub).status == NOT_ATTEMPTED, f"{name}: a stub is not reported as not attempted"
+    assert check(name, stub).status == NOT_ATTEMPTED, (
+        f"{name}: a stub is not reported as not attempted"
+    )
     for mistake in exercise.mistakes:
         res = check(name, mistake.fn)
         assert res.status == INCORRECT, f"{name}: mistake {mistake.name!r} passes the checker"

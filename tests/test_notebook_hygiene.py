@@ -1,0 +1,89 @@
+"""Every course notebook is stored clean and follows the course skeleton (STYLE.md, section Notebooks)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ALL_NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+EXPECTED = [
+    "00_start_here",
+    "01_queries_keys_values",
+    "02_softmax_weighting",
+    "03_self_attention",
+    "04_multi_head_attention",
+    "05_masks_and_positions",
+    "06_attention_is_learned",
+    "07_common_pitfalls",
+    "08_real_model",
+]
+
+
+def _load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _code(nb):
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def _markdown(nb):
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_the_course_has_every_notebook_in_order():
+    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_clean(path):
+    nb = _load(path)
+    assert nb["nbformat"] == 4, f"{path.name}: nbformat {nb['nbformat']}, expected 4"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3", (
+        f"{path.name}: kernelspec is not python3"
+    )
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{path.name}: cell {i} has stored outputs"
+            assert cell.get("execution_count") is None, (
+                f"{path.name}: cell {i} has an execution count"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_skeleton(path):
+    nb = _load(path)
+    md = _markdown(nb)
+    first = "".join(nb["cells"][0]["source"])
+    assert first.startswith(f"# {path.stem[:2]} · "), (
+        f"{path.name}: title must be '# {path.stem[:2]} · ...'"
+    )
+    assert re.search(r"Study time: about \d+ minutes", md), f"{path.name}: no study-time estimate"
+    for heading in ("## Learning goals", "## Recap", "## Exercises"):
+        assert heading in md, f"{path.name}: missing the section {heading!r}"
+    assert "You will be able to" in md, (
+        f"{path.name}: learning goals should say 'You will be able to'"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_randomness_is_seeded(path):
+    code = _code(_load(path))
+    unseeded = re.findall(r"np\.random\.(?!default_rng\(\d|seed\(\d)\w+", code)
+    assert not unseeded, (
+        f"{path.name}: use a seeded generator (rng = np.random.default_rng(0)), not {unseeded}"
+    )
+    assert "default_rng()" not in code, (
+        f"{path.name}: default_rng() without a seed is not reproducible"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_only_public_helpers(path):
+    code = _code(_load(path))
+    private = re.findall(r"attn_helpers(?:\.\w+)*\._\w+", code)
+    private += re.findall(r"from attn_helpers[\w.]* import [^\n]*\b_\w+", code)
+    assert not private, f"{path.name}: notebooks use only public helpers, found {private}"
