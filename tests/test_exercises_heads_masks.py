@@ -1,0 +1,163 @@
+"""The checkers of notebooks 03-05 (attn_helpers.exercises.heads_masks) can tell right from wrong."""
+
+import numpy as np
+import pytest
+
+from attn_helpers import (
+    causal_mask,
+    merge_heads,
+    multi_head_attention,
+    padding_mask,
+    scaled_dot_product_attention,
+    sinusoidal_positions,
+    split_heads,
+)
+from attn_helpers.exercises import _framework as fw
+from attn_helpers.exercises import heads_masks as hm
+
+NAMES = [
+    "self_attention",
+    "cross_attention",
+    "attention_entropy",
+    "split_heads",
+    "merge_heads",
+    "multi_head_attention",
+    "mha_parameter_count",
+    "causal_mask",
+    "padding_mask",
+    "masked_attention",
+    "sinusoidal_positions",
+]
+
+
+def test_every_exercise_is_registered_with_its_notebook():
+    for notebook in ("03_self_attention", "04_multi_head_attention", "05_masks_and_positions"):
+        assert len(fw.list_exercises(notebook)) >= 3, notebook
+    assert set(NAMES) <= set(fw.REGISTRY)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_is_sound(name):
+    fw.assert_checker_sound(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_mistake_really_differs_from_the_reference_on_some_case(name):
+    """A mistake that equals the reference everywhere would make a checker pass wrong code."""
+    exercise = fw.REGISTRY[name]
+    assert len(exercise.mistakes) >= 2
+    for mistake in exercise.mistakes:
+        assert not fw.check(name, mistake.fn), mistake.name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_public_checker_function_exists(name):
+    checker = getattr(hm, f"check_{name}")
+    assert checker(fw.reference_solution(name)).correct
+    assert f"check_{name}" in hm.__all__
+
+
+# The package's own functions are independent implementations: they must pass the checkers too.
+
+
+def _package_self_attention(x, w_q, w_k, w_v):
+    return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
+
+
+def _package_cross_attention(x_q, x_kv, w_q, w_k, w_v):
+    return scaled_dot_product_attention(x_q @ w_q, x_kv @ w_k, x_kv @ w_v)
+
+
+def _package_mha(x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads):
+    return multi_head_attention(x_q, x_kv, w_q, w_k, w_v, w_o, num_heads=num_heads)
+
+
+def _package_masked(q, k, v, mask):
+    return scaled_dot_product_attention(q, k, v, mask=mask)
+
+
+def _package_positions(seq_len, d_model):
+    return sinusoidal_positions(seq_len, d_model)
+
+
+@pytest.mark.parametrize(
+    ("name", "fn"),
+    [
+        ("self_attention", _package_self_attention),
+        ("cross_attention", _package_cross_attention),
+        ("split_heads", split_heads),
+        ("merge_heads", merge_heads),
+        ("multi_head_attention", _package_mha),
+        ("causal_mask", causal_mask),
+        ("padding_mask", padding_mask),
+        ("masked_attention", _package_masked),
+        ("sinusoidal_positions", _package_positions),
+    ],
+)
+def test_the_package_passes_the_checkers(name, fn):
+    result = fw.check(name, fn)
+    assert result.correct, str(result)
+
+
+def test_split_heads_diagnoses_reshape_without_transpose():
+    def learner(x, num_heads):
+        *lead, t, d = x.shape
+        return x.reshape(*lead, num_heads, t, d // num_heads)
+
+    result = hm.check_split_heads(learner)
+    assert result.status == "incorrect"
+    assert result.mistake == "reshape without transpose"
+    assert "heads mix" in result.message
+
+
+def test_merge_heads_diagnoses_a_forgotten_transpose():
+    def learner(x):
+        *lead, h, t, hd = x.shape
+        return x.reshape(*lead, t, h * hd)
+
+    result = hm.check_merge_heads(learner)
+    assert result.mistake == "transpose forgotten before merging"
+
+
+def test_causal_mask_diagnoses_an_inverted_mask_and_the_off_by_one_diagonal():
+    inverted = hm.check_causal_mask(lambda n: ~np.tril(np.ones((n, n), dtype=bool)))
+    assert inverted.mistake == "inverted (True = block)"
+    no_diag = hm.check_causal_mask(lambda n: np.tri(n, k=-1, dtype=bool))
+    assert no_diag.mistake == "diagonal excluded"
+
+
+def test_masked_attention_diagnoses_the_fully_masked_row_conventions():
+    def big_negative(q, k, v, mask):
+        scores = np.where(mask, q @ k.T / np.sqrt(q.shape[-1]), -1e9)
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights = e / e.sum(axis=-1, keepdims=True)
+        return weights @ v, weights
+
+    result = hm.check_masked_attention(big_negative)
+    assert result.mistake == "fill -1e9: fully masked row uniform"
+    assert "second row" in result.message  # the case that exposes it is named
+
+
+def test_attention_entropy_of_known_distributions():
+    h = hm.attention_entropy_solution(np.array([[0.25] * 4, [0, 1, 0, 0]]))
+    assert np.allclose(h, [np.log(4), 0.0])
+
+
+def test_unexpected_learner_error_is_reported_not_raised():
+    def broken(x, num_heads):
+        return x.reshape(7, 7)
+
+    result = hm.check_split_heads(broken)
+    assert result.status == "incorrect"
+    assert "ValueError" in result.message
+
+
+def test_stub_is_not_attempted():
+    def my_causal_mask(seq_len):
+        raise NotImplementedError
+
+    assert hm.check_causal_mask(my_causal_mask).status == "not attempted"
+
+
+def test_parameter_count_of_the_original_transformer():
+    assert hm.mha_parameter_count_solution(512, 8) == 4 * (512 * 512 + 512) == 1_050_624
