@@ -99,7 +99,7 @@ def test_passing_a_result_instead_of_a_function(exercise):
 
 def test_rendering(exercise):
     res = fw.check(exercise.name, _ref)
-    assert str(res).startswith("✅ Correct")
+    assert str(res).startswith("✓ Correct")
     assert "<div" in res._repr_html_()
 
 

@@ -222,7 +222,7 @@ class Result:
         return self.status == CORRECT
 
     def __str__(self) -> str:
-        icon = {CORRECT: "✅ Correct", INCORRECT: "❌ Not yet", NOT_ATTEMPTED: "⏳ Not attempted"}[
+        icon = {CORRECT: "✓ Correct", INCORRECT: "✗ Not yet", NOT_ATTEMPTED: "○ Not attempted"}[
             self.status
         ]
         return f"{icon} ({self.name}): {self.message}"
@@ -232,7 +232,7 @@ class Result:
 
     def _repr_html_(self) -> str:
         colour = {CORRECT: "#1a7f37", INCORRECT: "#b35900", NOT_ATTEMPTED: "#57606a"}[self.status]
-        title = {CORRECT: "✅ Correct", INCORRECT: "❌ Not yet", NOT_ATTEMPTED: "⏳ Not attempted"}[
+        title = {CORRECT: "✓ Correct", INCORRECT: "✗ Not yet", NOT_ATTEMPTED: "○ Not attempted"}[
             self.status
         ]
         return (
