@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "asarray_or_explain",
     "check_mask",
     "check_ndim_at_least",
     "check_positive_int",
@@ -30,6 +31,19 @@ def shape_str(shape) -> str:
     return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
 
 
+def asarray_or_explain(x, name: str) -> np.ndarray:
+    """``np.asarray(x)``, but a ragged nested list raises an error that names ``name``."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # numpy >= 1.24 raises for ragged nested lists
+        raise ValueError(
+            f"{name} must be a rectangular array, but it looks like a list of rows with "
+            f"unequal lengths. Hint: every row of {name} needs the same number of entries."
+        ) from err
+
+
 def as_float_array(x, name: str, *, min_ndim: int = 0) -> np.ndarray:
     """Convert ``x`` to a floating-point ndarray, or raise an error that names ``name``.
 
@@ -44,16 +58,7 @@ def as_float_array(x, name: str, *, min_ndim: int = 0) -> np.ndarray:
         If ``x`` is ragged (lists of unequal length), has fewer than ``min_ndim`` axes, has an
         empty axis, or contains NaN or +inf.
     """
-    if isinstance(x, np.ndarray):
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except ValueError as err:  # numpy >= 1.24 raises for ragged nested lists
-            raise ValueError(
-                f"{name} must be a rectangular array, but it looks like a list of rows with "
-                f"unequal lengths. Hint: every row of {name} needs the same number of entries."
-            ) from err
+    arr = asarray_or_explain(x, name)
     if arr.dtype == object:
         raise ValueError(
             f"{name} must be a rectangular numeric array; got an object array of shape "
@@ -73,7 +78,8 @@ def as_float_array(x, name: str, *, min_ndim: int = 0) -> np.ndarray:
         )
     if arr.ndim < min_ndim:
         raise ValueError(
-            f"{name} must have at least {min_ndim} axes; got {name}.shape={shape_str(arr.shape)}."
+            f"{name} must have at least {min_ndim} {'axis' if min_ndim == 1 else 'axes'}; got "
+            f"{name}.shape={shape_str(arr.shape)}."
             + (
                 " Hint: a single vector of shape (d,) can be made a sequence of one token "
                 f"with {name}[None, :]."
@@ -126,15 +132,13 @@ def check_mask(mask, name: str, target_shape: tuple) -> np.ndarray:
 
     The course's one convention: ``True`` means *may attend*, as in ``np.tril``.
     """
-    arr = np.asarray(mask)
+    arr = asarray_or_explain(mask, name)
     if arr.dtype != bool:
         hint = (
             " If you have an additive mask (0 = keep, -inf = block), convert it with "
             f"`{name} == 0`; if True means 'block' in your source, pass `~{name}`."
         )
-        raise TypeError(
-            f"{name} must be boolean (True = may attend); got dtype {arr.dtype}.{hint}"
-        )
+        raise TypeError(f"{name} must be boolean (True = may attend); got dtype {arr.dtype}.{hint}")
     try:
         np.broadcast_shapes(arr.shape, target_shape)
     except ValueError as err:
@@ -156,7 +160,9 @@ def check_mask(mask, name: str, target_shape: tuple) -> np.ndarray:
 def check_positive_int(value, name: str) -> int:
     """Return ``value`` as an int if it is a positive integer, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r} ({type(value).__name__}).")
+        raise TypeError(
+            f"{name} must be a positive integer; got {value!r} ({type(value).__name__})."
+        )
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer; got {value}.")
     return int(value)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._validation import (
     as_float_array,
+    asarray_or_explain,
     check_mask,
     check_ndim_at_least,
     check_no_neg_inf,
@@ -58,7 +59,11 @@ def _check_positive_number(value, name: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(
             f"{name} must be a positive, finite number; got {value}."
-            + (" Hint: temperature -> 0 means 'argmax'; use a small value like 0.05." if name == "temperature" else "")
+            + (
+                " Hint: temperature -> 0 means 'argmax'; use a small value like 0.05."
+                if name == "temperature"
+                else ""
+            )
         )
     return float(value)
 
@@ -75,7 +80,9 @@ def _softmax_last_axis_inplace(scores: np.ndarray) -> np.ndarray:
             "that q @ k.T exceeds the float range; normalise your inputs, or use float64."
         )
     row_max[np.isneginf(row_max)] = 0.0  # fully masked rows: keep -inf, avoid -inf - -inf = NaN
-    scores -= row_max
+    # -1e308 - 1e308 overflows to -inf: its weight is then exactly 0, as it should be.
+    with np.errstate(over="ignore"):
+        scores -= row_max
     np.exp(scores, out=scores)
     total = scores.sum(axis=-1, keepdims=True)
     np.divide(scores, total, out=scores, where=total > 0)
@@ -114,11 +121,14 @@ def softmax(x, axis=-1, *, temperature=1.0):
     temperature = _check_positive_number(temperature, "temperature")
     z = np.moveaxis(x, axis, -1).copy()  # an owned buffer: the input is never modified
     if temperature != 1.0:
-        # Subtract the max *before* dividing so a tiny temperature cannot overflow.
+        # Subtract the max *before* dividing, so every entry is <= 0 and the max becomes exactly 0.
         m = z.max(axis=-1, keepdims=True)
         m[np.isneginf(m)] = 0.0
-        z -= m
-        z /= z.dtype.type(temperature)
+        with np.errstate(over="ignore"):
+            z -= m
+            # Divide in float64 (temperature may be below float32's range, where it would round to
+            # 0 and give 0/0 = NaN). Entries that overflow become -inf: weight 0, the argmax limit.
+            z = np.divide(z, np.float64(temperature)).astype(x.dtype, copy=False)
     weights = _softmax_last_axis_inplace(z)
     return np.moveaxis(weights, -1, axis)
 
@@ -190,9 +200,23 @@ def scaled_dot_product_attention(q, k, v, *, mask=None, scale=None):
     if mask is not None:
         mask = check_mask(mask, "mask", weights_shape)
 
-    scores = q.astype(dtype, copy=False) @ k.astype(dtype, copy=False).swapaxes(-1, -2)
-    scores = np.broadcast_to(scores, weights_shape).copy() if scores.shape != weights_shape else scores
-    scores *= dtype.type(scale)  # (..., T_q, T_k), a fresh buffer we own
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, with a better message
+        scores = q.astype(dtype, copy=False) @ k.astype(dtype, copy=False).swapaxes(-1, -2)
+        scores = (
+            np.broadcast_to(scores, weights_shape).copy()
+            if scores.shape != weights_shape
+            else scores
+        )
+        scores *= dtype.type(scale)  # (..., T_q, T_k), a fresh buffer we own
+    if not np.isfinite(scores).all():
+        # An overflow to -inf would otherwise look like a masked key and silently get weight 0.
+        raise ValueError(
+            f"the attention scores q @ k.T * scale overflowed the {dtype} range (inf or NaN at "
+            f"{tuple(int(i) for i in np.argwhere(~np.isfinite(scores))[0])}); got "
+            f"q.shape={shape_str(q.shape)}, k.shape={shape_str(k.shape)}, scale={scale:g}, largest "
+            f"|q| = {np.abs(q).max():.3g}, largest |k| = {np.abs(k).max():.3g}. Hint: normalise "
+            "q and k (their entries are usually of order 1), or use float64."
+        )
     if mask is not None:
         np.copyto(scores, -np.inf, where=~mask)
     weights = _softmax_last_axis_inplace(scores)
@@ -235,7 +259,7 @@ def padding_mask(lengths, seq_len):
            [[1, 1, 1]]])
     """
     seq_len = check_positive_int(seq_len, "seq_len")
-    arr = np.asarray(lengths)
+    arr = asarray_or_explain(lengths, "lengths")
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(
             f"lengths must be a 1-D list of sequence lengths, one per batch item; got "
@@ -245,7 +269,9 @@ def padding_mask(lengths, seq_len):
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
-            raise TypeError(f"lengths must be whole numbers; got dtype {arr.dtype}: {arr.tolist()}.")
+            raise TypeError(
+                f"lengths must be whole numbers; got dtype {arr.dtype}: {arr.tolist()}."
+            )
     if arr.min() < 0 or arr.max() > seq_len:
         raise ValueError(
             f"every length must be between 0 and seq_len={seq_len}; got lengths={arr.tolist()}."
@@ -309,8 +335,19 @@ def _project(x, w, b, x_name, w_name, b_name, w_axis0_doc):
 
 
 def multi_head_attention(
-    x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads, mask=None,
-    b_q=None, b_k=None, b_v=None, b_o=None,
+    x_q,
+    x_kv,
+    w_q,
+    w_k,
+    w_v,
+    w_o,
+    *,
+    num_heads,
+    mask=None,
+    b_q=None,
+    b_k=None,
+    b_v=None,
+    b_o=None,
 ):
     """Multi-head attention: project, split into heads, attend per head, merge, project out.
 
@@ -341,12 +378,23 @@ def multi_head_attention(
     output : ndarray of shape (..., seq_len_q, d_out)
     weights : ndarray of shape (..., num_heads, seq_len_q, seq_len_kv)
         Every head's attention weights.
+
+    A query row whose keys are all masked gets zero weights in every head; its merged head output
+    is then zero, so its ``output`` row is ``b_o`` (zeros without ``b_o``), never NaN.
     """
     x_q = as_float_array(x_q, "x_q")
     x_kv = as_float_array(x_kv, "x_kv")
     check_ndim_at_least(x_q, "x_q", 2, "(..., seq_len_q, d_model)")
     check_ndim_at_least(x_kv, "x_kv", 2, "(..., seq_len_kv, d_kv)")
     num_heads = check_positive_int(num_heads, "num_heads")
+    try:
+        lead = np.broadcast_shapes(x_q.shape[:-2], x_kv.shape[:-2])  # the batch axes
+    except ValueError as err:
+        raise ValueError(
+            f"the leading (batch) axes of x_q and x_kv do not broadcast: "
+            f"x_q.shape={shape_str(x_q.shape)}, x_kv.shape={shape_str(x_kv.shape)}. Hint: pass "
+            "one x_kv sequence per x_q sequence (equal batch sizes), or a batch size of 1."
+        ) from err
     arrays = {}
     for name, val in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v), ("w_o", w_o)):
         arrays[name] = as_float_array(val, name)
@@ -375,12 +423,14 @@ def multi_head_attention(
         mask = np.asarray(mask)
         if mask.ndim >= 2:
             # (..., T_q, T_kv) -> (..., 1, T_q, T_kv): the same mask for every head.
-            target = (*np.broadcast_shapes(x_q.shape[:-2], x_kv.shape[:-2]), x_q.shape[-2], x_kv.shape[-2])
+            target = (*lead, x_q.shape[-2], x_kv.shape[-2])
             check_mask(mask, "mask", target)
             mask = mask[..., None, :, :]
     heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, T_q, head_dim)
     merged = merge_heads(heads)  # (..., h, T_q, head_dim) -> (..., T_q, d_model)
-    output = _project(merged, arrays["w_o"], arrays["b_o"], "merged heads", "w_o", "b_o", "(d_model, d_out)")
+    output = _project(
+        merged, arrays["w_o"], arrays["b_o"], "merged heads", "w_o", "b_o", "(d_model, d_out)"
+    )
     return output, weights
 
 

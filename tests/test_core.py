@@ -293,7 +293,9 @@ def test_multi_head_attention_biases_hand_computed():
     )
     np.testing.assert_allclose(output, [[SIGMA + 10, -9.5], [10.5, SIGMA - 10]], rtol=1e-12)
     # A bias on v shifts every head's output by that bias (weights sum to 1).
-    output, _ = multi_head_attention(x, x, eye, eye, eye, eye, num_heads=2, b_v=readonly([1.0, 2.0]))
+    output, _ = multi_head_attention(
+        x, x, eye, eye, eye, eye, num_heads=2, b_v=readonly([1.0, 2.0])
+    )
     np.testing.assert_allclose(output, [[SIGMA + 1, 2.5], [1.5, SIGMA + 2]], rtol=1e-12)
 
 
@@ -304,7 +306,11 @@ def test_multi_head_attention_equals_the_five_lines():
     w_q, w_k, w_v, w_o = (readonly(rng.standard_normal((d_model, d_model))) for _ in range(4))
     mask = causal_mask(4)
     output, weights = multi_head_attention(x, x, w_q, w_k, w_v, w_o, num_heads=num_heads, mask=mask)
-    q, k, v = split_heads(x @ w_q, num_heads), split_heads(x @ w_k, num_heads), split_heads(x @ w_v, num_heads)
+    q, k, v = (
+        split_heads(x @ w_q, num_heads),
+        split_heads(x @ w_k, num_heads),
+        split_heads(x @ w_v, num_heads),
+    )
     head_out, head_w = scaled_dot_product_attention(q, k, v, mask=mask)
     np.testing.assert_allclose(weights, head_w, rtol=1e-12)
     np.testing.assert_allclose(output, merge_heads(head_out) @ w_o, rtol=1e-12)
@@ -327,7 +333,9 @@ def test_multi_head_attention_padding_mask_and_fully_masked_rows():
     x = readonly(rng.standard_normal((2, 3, 4)))
     w = [readonly(rng.standard_normal((4, 4))) for _ in range(4)]
     b_o = readonly(rng.standard_normal(4))
-    output, weights = multi_head_attention(x, x, *w, num_heads=2, mask=padding_mask([3, 0], 3), b_o=b_o)
+    output, weights = multi_head_attention(
+        x, x, *w, num_heads=2, mask=padding_mask([3, 0], 3), b_o=b_o
+    )
     check_shape(weights, (2, 2, 3, 3))
     assert np.all(weights[1] == 0.0)  # every key of sequence 1 is padding
     np.testing.assert_array_equal(output[1], np.broadcast_to(b_o, (3, 4)))  # zero heads, then + b_o
@@ -366,7 +374,9 @@ def test_check_shape_hand_computed():
     check_shape([[1, 2, 3]], (1, 3))  # array_like
     with pytest.raises(ValueError, match=r"expected shape \(4, 6\) but got \(4, 8\): axis 1"):
         check_shape(np.zeros((4, 8)), (4, 6))
-    with pytest.raises(ValueError, match=r"expected shape \(4,\) but got \(4, 8\): 2 axes instead of 1"):
+    with pytest.raises(
+        ValueError, match=r"expected shape \(4,\) but got \(4, 8\): 2 axes instead of 1"
+    ):
         check_shape(np.zeros((4, 8)), (4,))
 
 
@@ -398,7 +408,9 @@ def _all_calls():
     ]
 
 
-@pytest.mark.parametrize(("name", "fn", "args", "kwargs"), _all_calls(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "fn", "args", "kwargs"), _all_calls(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_inputs_are_never_modified(name, fn, args, kwargs):
     def snapshot(values):
         return [np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in values]
