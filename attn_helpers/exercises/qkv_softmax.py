@@ -1,3 +1,695 @@
-"""Exercise checkers (being written)."""
+"""Exercise checkers for notebooks 01 (queries, keys, values) and 02 (softmax weighting).
 
-__all__: list[str] = []
+Learner-facing signatures (what the notebook's stubs look like):
+
+- 01: ``dot_scores(q, k) -> scores``, ``weighted_average(weights, v) -> output``,
+  ``soft_lookup(query, keys, values) -> (output, weights)``.
+- 02: ``softmax(x, axis=-1) -> weights``, ``softmax_temperature(x, temperature) -> weights``,
+  ``softmax_jacobian(weights) -> jacobian``, ``attention(q, k, v, mask=None) -> (output, weights)``.
+
+Each exercise lists the common mistakes it recognises; ``tests/test_exercises_qkv_softmax.py``
+checks that the reference passes and every mistake gets its own diagnosis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._framework import Case, Exercise, Mistake, check, register
+
+__all__ = [
+    "check_attention",
+    "check_dot_scores",
+    "check_soft_lookup",
+    "check_softmax",
+    "check_softmax_jacobian",
+    "check_softmax_temperature",
+    "check_weighted_average",
+]
+
+_rng = np.random.default_rng(1234)  # fixed: the cases are the same in every session
+
+
+def _randn(*shape):
+    return np.round(_rng.normal(size=shape), 3)
+
+
+def _stable_softmax(x, axis=-1):
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+# =============================================================================== notebook 01
+
+
+# ----------------------------------------------------------------------------- dot_scores
+
+
+def dot_scores_solution(q, k):
+    """Every query's dot product with every key: scores[i, j] = q[i] . k[j]."""
+    return q @ k.T  # (seq_len_q, d_k) @ (d_k, seq_len_k) -> (seq_len_q, seq_len_k)
+
+
+def _scores_transposed(q, k):
+    return k @ q.T  # (seq_len_k, seq_len_q): one row per key
+
+
+def _scores_scaled(q, k):
+    return q @ k.T / np.sqrt(q.shape[-1])
+
+
+def _scores_cosine(q, k):
+    return (q @ k.T) / np.outer(np.linalg.norm(q, axis=-1), np.linalg.norm(k, axis=-1))
+
+
+def _scores_elementwise(q, k):
+    return (q * k).sum(axis=-1)  # only pairs query i with key i
+
+
+register(
+    Exercise(
+        name="dot_scores",
+        notebook="01_queries_keys_values",
+        title="Scores: every query against every key",
+        reference=dot_scores_solution,
+        cases=[
+            Case(
+                (np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[3.0, 1.0], [1.0, 1.0]])),
+                description="q (2, 2) and k (2, 2)",
+            ),
+            Case((_randn(3, 4), _randn(5, 4)), description="q (3, 4) and k (5, 4)"),
+            Case((_randn(6, 8), _randn(6, 8)), description="q (6, 8) and k (6, 8)"),
+        ],
+        mistakes=[
+            Mistake(
+                "transposed",
+                _scores_transposed,
+                "your rows are the keys and your columns the queries. The course's convention is "
+                "one row per query (scores[i, j] = how well query i matches key j), the layout "
+                "the softmax will normalise along.",
+            ),
+            Mistake(
+                "scaled",
+                _scores_scaled,
+                "you divided by sqrt(d_k). That scaling is a good idea (notebook 02 shows why), "
+                "but this exercise asks for the raw dot products.",
+            ),
+            Mistake(
+                "cosine",
+                _scores_cosine,
+                "you divided by the vectors' lengths (cosine similarity). Attention uses the raw "
+                "dot product, so the length of a query or key matters.",
+            ),
+            Mistake(
+                "element-wise",
+                _scores_elementwise,
+                "you paired query i only with key i (an element-wise product, summed). Every "
+                "query needs a score against every key: a (seq_len_q, seq_len_k) matrix.",
+            ),
+        ],
+        hints=[
+            "scores[i, j] is the dot product of query row q[i] with key row k[j]. Try it with two "
+            "loops first.",
+            "One matrix product does every pair at once: q of shape (seq_len_q, d_k) times the "
+            "transpose of k, shape (d_k, seq_len_k).",
+        ],
+    )
+)
+
+
+def check_dot_scores(fn):
+    """Check your ``dot_scores(q, k) -> scores`` of shape (seq_len_q, seq_len_k)."""
+    return check("dot_scores", fn)
+
+
+# ----------------------------------------------------------------------------- weighted_average
+
+
+def weighted_average_solution(weights, v):
+    """Each query's output: its weights times the value rows, summed."""
+    return weights @ v  # (seq_len_q, seq_len_k) @ (seq_len_k, d_v) -> (seq_len_q, d_v)
+
+
+def _average_transposed(weights, v):
+    return weights.T @ v  # uses column j of the weights (one key's weights) for query j
+
+
+def _average_unweighted(weights, v):
+    mean = v.mean(axis=0)  # (d_v,)
+    return np.broadcast_to(mean, (*weights.shape[:-1], v.shape[-1])).copy()
+
+
+def _average_elementwise_sum(weights, v):
+    return (weights[..., :, None] * v).sum(axis=-1)  # summed over the features, not the keys
+
+
+register(
+    Exercise(
+        name="weighted_average",
+        notebook="01_queries_keys_values",
+        title="The output: a weighted average of the values",
+        reference=weighted_average_solution,
+        cases=[
+            Case(
+                (np.array([0.25, 0.75]), np.array([[4.0, 0.0], [0.0, 8.0]])),
+                description="one query's weights (2,) and v (2, 2)",
+            ),
+            Case(
+                (
+                    np.array([[0.5, 0.5, 0.0], [0.1, 0.2, 0.7], [0.0, 0.0, 1.0]]),
+                    np.arange(6.0).reshape(3, 2),
+                ),
+                description="weights (3, 3) for three queries and v (3, 2)",
+            ),
+            Case(
+                (_stable_softmax(_randn(4, 4)), _randn(4, 5)),
+                description="weights (4, 4) and v (4, 5)",
+            ),
+        ],
+        mistakes=[
+            Mistake(
+                "unweighted mean",
+                _average_unweighted,
+                "every query got the plain mean of the values: the weights were ignored. Multiply "
+                "each value row by its weight before adding up.",
+            ),
+            Mistake(
+                "transposed weights",
+                _average_transposed,
+                "you used the weights' columns. Row i of weights belongs to query i: output[i] "
+                "= sum over keys j of weights[i, j] * v[j].",
+            ),
+            Mistake(
+                "summed over the features",
+                _average_elementwise_sum,
+                "you added up across each value's features. The sum runs over the keys: the "
+                "output keeps the value width d_v.",
+            ),
+        ],
+        hints=[
+            "For one query: output = weights[0] * v[0] + weights[1] * v[1] + ... (one term per key).",
+            "As a matrix product: weights (seq_len_q, seq_len_k) @ v (seq_len_k, d_v). "
+            "It also works for a single row of weights of shape (seq_len_k,).",
+        ],
+    )
+)
+
+
+def check_weighted_average(fn):
+    """Check your ``weighted_average(weights, v) -> output`` of shape (seq_len_q, d_v)."""
+    return check("weighted_average", fn)
+
+
+# ----------------------------------------------------------------------------- soft_lookup
+
+
+def soft_lookup_solution(query, keys, values):
+    """A soft dictionary lookup: softmax of the query's dot products with the keys, then average."""
+    scores = keys @ query  # (seq_len, d_k) @ (d_k,) -> (seq_len,)
+    weights = np.exp(scores - scores.max())  # subtract the max: exp never overflows
+    weights = weights / weights.sum()  # (seq_len,), sums to 1
+    return weights @ values, weights  # (seq_len,) @ (seq_len, d_v) -> (d_v,)
+
+
+def _lookup_hard(query, keys, values):
+    weights = np.zeros(len(keys))
+    weights[np.argmax(keys @ query)] = 1.0
+    return weights @ values, weights
+
+
+def _lookup_no_softmax(query, keys, values):
+    weights = keys @ query
+    return weights @ values, weights
+
+
+def _lookup_normalised_scores(query, keys, values):
+    scores = keys @ query
+    weights = scores / scores.sum()
+    return weights @ values, weights
+
+
+def _lookup_distance(query, keys, values):
+    scores = -np.linalg.norm(keys - query, axis=-1)
+    weights = _stable_softmax(scores)
+    return weights @ values, weights
+
+
+_KEYS_2D = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
+_VALUES_2D = np.array([[10.0, 0.0], [0.0, 10.0], [5.0, 5.0]])
+
+register(
+    Exercise(
+        name="soft_lookup",
+        notebook="01_queries_keys_values",
+        title="A soft dictionary lookup",
+        reference=soft_lookup_solution,
+        cases=[
+            Case(
+                (np.array([2.0, 0.5]), _KEYS_2D, _VALUES_2D),
+                description="a query (2,), three keys (3, 2) and three values (3, 2)",
+            ),
+            Case(
+                (np.array([0.0, 3.0]), _KEYS_2D, _VALUES_2D),
+                description="a query (2,) close to the second key",
+            ),
+            Case(
+                (_randn(4), _randn(6, 4), _randn(6, 3)),
+                description="a query (4,), keys (6, 4), values (6, 3)",
+            ),
+        ],
+        mistakes=[
+            Mistake(
+                "hard lookup",
+                _lookup_hard,
+                "your weights are one-hot: you picked only the best-matching key (a hard lookup). "
+                "Attention blends all values, each weighted by softmax of its score.",
+            ),
+            Mistake(
+                "no softmax",
+                _lookup_no_softmax,
+                "you used the raw scores as weights. They can be negative and do not sum to 1: "
+                "turn them into weights with a softmax first.",
+            ),
+            Mistake(
+                "scores divided by their sum",
+                _lookup_normalised_scores,
+                "you divided the scores by their sum. That sums to 1 but breaks with negative "
+                "scores; the softmax exponentiates first, so every weight is positive.",
+            ),
+            Mistake(
+                "distance instead of dot product",
+                _lookup_distance,
+                "you scored keys by (negative) distance. That is a fine kernel (the Nadaraya-Watson "
+                "picture), but attention's score is the dot product keys @ query.",
+            ),
+        ],
+        hints=[
+            "Three steps: scores (one dot product per key), weights = softmax(scores), output = "
+            "the weighted average of the value rows. Return both output and weights.",
+            "scores = keys @ query; weights = exp(scores - scores.max()), divided by their sum; "
+            "output = weights @ values.",
+        ],
+    )
+)
+
+
+def check_soft_lookup(fn):
+    """Check your ``soft_lookup(query, keys, values) -> (output, weights)``."""
+    return check("soft_lookup", fn)
+
+
+# =============================================================================== notebook 02
+
+
+# ----------------------------------------------------------------------------- softmax
+
+
+def softmax_solution(x, axis=-1):
+    """Numerically stable softmax along ``axis``."""
+    x = np.asarray(x, dtype=float)
+    z = x - x.max(axis=axis, keepdims=True)  # the largest entry becomes 0: exp(z) <= 1
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _softmax_wrong_axis(x, axis=-1):
+    return softmax_solution(x, axis=0)
+
+
+def _softmax_naive(x, axis=-1):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(np.asarray(x, dtype=float))
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+def _softmax_global(x, axis=-1):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def _softmax_max_only(x, axis=-1):
+    x = np.asarray(x, dtype=float)
+    return np.exp(x - x.max(axis=axis, keepdims=True))  # not normalised
+
+
+register(
+    Exercise(
+        name="softmax",
+        notebook="02_softmax_weighting",
+        title="A numerically stable softmax",
+        reference=softmax_solution,
+        cases=[
+            Case((np.array([1.0, 2.0, 3.0]),), description="a vector of three scores"),
+            Case(
+                (np.array([[1.0, 2.0, 0.0], [3.0, -1.0, 3.0]]),),
+                description="a (2, 3) matrix of scores, one row per query",
+            ),
+            Case(
+                (np.array([1000.0, 1001.0, 1002.0]),),
+                description="large scores [1000, 1001, 1002]",
+            ),
+            Case(
+                (np.array([[0.0, 5.0], [2.0, 1.0], [-3.0, 0.5]]),),
+                {"axis": 0},
+                description="a (3, 2) matrix with axis=0",
+            ),
+        ],
+        mistakes=[
+            Mistake(
+                "wrong axis",
+                _softmax_wrong_axis,
+                "you normalised over the first axis (down the columns). Use the axis argument; "
+                "by default axis=-1, so each row (one query's scores) sums to 1.",
+            ),
+            Mistake(
+                "no max subtraction",
+                _softmax_naive,
+                "you got NaN: exp(1000) overflows to inf and inf / inf is NaN. Subtract the "
+                "maximum along the axis before exp; softmax does not change when you shift all "
+                "scores by the same amount.",
+            ),
+            Mistake(
+                "normalised over everything",
+                _softmax_global,
+                "you divided by the sum over the whole array, so only the grand total is 1. "
+                "Sum along the axis only, with keepdims=True so the division broadcasts.",
+            ),
+            Mistake(
+                "not normalised",
+                _softmax_max_only,
+                "your weights do not sum to 1: after exp, divide by the sum along the axis.",
+            ),
+        ],
+        hints=[
+            "softmax(x)_i = exp(x_i) / sum_j exp(x_j), along one axis. Shifting x by a constant "
+            "does not change the result.",
+            "z = x - x.max(axis=axis, keepdims=True); e = np.exp(z); return e / e.sum(axis=axis, "
+            "keepdims=True).",
+        ],
+    )
+)
+
+
+def check_softmax(fn):
+    """Check your ``softmax(x, axis=-1)``: stable, and normalised along ``axis``."""
+    return check("softmax", fn)
+
+
+# ----------------------------------------------------------------------------- softmax_temperature
+
+
+def softmax_temperature_solution(x, temperature):
+    """Softmax of ``x / temperature`` along the last axis: low temperature sharpens, high flattens."""
+    z = np.asarray(x, dtype=float) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _temperature_multiplied(x, temperature):
+    return softmax_solution(np.asarray(x, dtype=float) * temperature)
+
+
+def _temperature_after_softmax(x, temperature):
+    return softmax_temperature_solution(x, 1.0) / temperature
+
+
+def _temperature_ignored(x, temperature):
+    return softmax_temperature_solution(x, 1.0)
+
+
+register(
+    Exercise(
+        name="softmax_temperature",
+        notebook="02_softmax_weighting",
+        title="Softmax with a temperature",
+        reference=softmax_temperature_solution,
+        cases=[
+            Case((np.array([1.0, 2.0, 3.0]), 1.0), description="scores [1, 2, 3] at temperature 1"),
+            Case(
+                (np.array([1.0, 2.0, 3.0]), 0.5), description="scores [1, 2, 3] at temperature 0.5"
+            ),
+            Case(
+                (np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 4.0]]), 4.0),
+                description="a (2, 3) matrix of scores at temperature 4",
+            ),
+            Case((np.array([10.0, 0.0]), 0.01), description="scores [10, 0] at temperature 0.01"),
+        ],
+        mistakes=[
+            Mistake(
+                "multiplied",
+                _temperature_multiplied,
+                "your low temperature flattened the weights instead of sharpening them: you "
+                "multiplied the scores by the temperature. Divide by it.",
+            ),
+            Mistake(
+                "applied after softmax",
+                _temperature_after_softmax,
+                "your weights no longer sum to 1: you divided the weights, after the softmax. "
+                "The temperature divides the scores, before the softmax.",
+            ),
+            Mistake(
+                "temperature ignored",
+                _temperature_ignored,
+                "the temperature had no effect: at temperature 0.5 your weights equal those at "
+                "temperature 1. Divide the scores by it before the softmax.",
+            ),
+        ],
+        hints=[
+            "Temperature T rescales the scores before the softmax: softmax(x / T). T < 1 sharpens, "
+            "T > 1 flattens.",
+            "Divide first, then subtract the max (so a tiny T cannot overflow exp), then normalise "
+            "along axis=-1.",
+        ],
+    )
+)
+
+
+def check_softmax_temperature(fn):
+    """Check your ``softmax_temperature(x, temperature)`` (softmax over the last axis)."""
+    return check("softmax_temperature", fn)
+
+
+# ----------------------------------------------------------------------------- softmax_jacobian
+
+
+def softmax_jacobian_solution(weights):
+    """d weights_i / d scores_j = weights_i * (delta_ij - weights_j) for one softmax row."""
+    w = np.asarray(weights, dtype=float)  # (n,)
+    return np.diag(w) - np.outer(w, w)  # (n, n)
+
+
+def _jacobian_no_diag(weights):
+    return -np.outer(weights, weights)
+
+
+def _jacobian_diag_only(weights):
+    return np.diag(weights)
+
+
+def _jacobian_plus(weights):
+    return np.diag(weights) + np.outer(weights, weights)
+
+
+def _jacobian_diag_one_minus(weights):
+    return np.diag(weights * (1.0 - weights))
+
+
+register(
+    Exercise(
+        name="softmax_jacobian",
+        notebook="02_softmax_weighting",
+        title="The softmax Jacobian: how much can the weights still move?",
+        reference=softmax_jacobian_solution,
+        cases=[
+            Case((np.array([0.5, 0.5]),), description="weights [0.5, 0.5]"),
+            Case((np.array([0.2, 0.3, 0.5]),), description="weights [0.2, 0.3, 0.5]"),
+            Case((np.array([1.0, 0.0, 0.0, 0.0]),), description="one-hot weights (saturated)"),
+        ],
+        mistakes=[
+            Mistake(
+                "off-diagonal only",
+                _jacobian_no_diag,
+                "your diagonal misses the weights themselves: d w_i / d s_i = w_i (1 - w_i), so the "
+                "Jacobian is diag(w) minus the outer product of w with itself.",
+            ),
+            Mistake(
+                "diagonal only",
+                _jacobian_diag_only,
+                "your Jacobian has no off-diagonal entries. Raising one score lowers every other "
+                "weight: d w_i / d s_j = -w_i w_j for i != j.",
+            ),
+            Mistake(
+                "sign of the outer product",
+                _jacobian_plus,
+                "you added the outer product. Raising score j takes weight away from the others, "
+                "so the off-diagonal entries are negative: diag(w) - outer(w, w).",
+            ),
+            Mistake(
+                "diagonal w(1 - w) only",
+                _jacobian_diag_one_minus,
+                "your diagonal w_i (1 - w_i) is right, but the off-diagonal entries -w_i w_j are "
+                "missing.",
+            ),
+        ],
+        hints=[
+            "Differentiate w_i = exp(s_i) / sum_k exp(s_k) with respect to s_j, once for j == i and "
+            "once for j != i.",
+            "The answer is w_i (delta_ij - w_j): in numpy, np.diag(w) - np.outer(w, w).",
+        ],
+    )
+)
+
+
+def check_softmax_jacobian(fn):
+    """Check your ``softmax_jacobian(weights) -> (n, n)`` for one row of weights of shape (n,)."""
+    return check("softmax_jacobian", fn)
+
+
+# ----------------------------------------------------------------------------- attention
+
+
+def attention_solution(q, k, v, mask=None):
+    """Scaled dot-product attention; ``mask`` is boolean, True = may attend."""
+    d_k = q.shape[-1]
+    scores = (
+        q @ k.swapaxes(-1, -2) / np.sqrt(d_k)
+    )  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)  # blocked keys get weight exactly 0
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores)
+    weights = weights / weights.sum(axis=-1, keepdims=True)  # each row sums to 1
+    return weights @ v, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
+
+
+def _attention_with(q, k, v, mask=None, *, scale, axis=-1, mask_after=False, invert=False):
+    scores = q @ k.swapaxes(-1, -2) * scale
+    if mask is not None and not mask_after:
+        keep = ~mask if invert else mask
+        scores = np.where(keep, scores, -np.inf)
+    weights = softmax_solution(scores, axis=axis)
+    if mask is not None and mask_after:
+        weights = weights * mask
+    return weights @ v, weights
+
+
+def _attention_wrong_axis(q, k, v, mask=None):
+    return _attention_with(q, k, v, mask, scale=1 / np.sqrt(q.shape[-1]), axis=-2)
+
+
+def _attention_sqrt_d_v(q, k, v, mask=None):
+    return _attention_with(q, k, v, mask, scale=1 / np.sqrt(v.shape[-1]))
+
+
+def _attention_no_scale(q, k, v, mask=None):
+    return _attention_with(q, k, v, mask, scale=1.0)
+
+
+def _attention_d_k(q, k, v, mask=None):
+    return _attention_with(q, k, v, mask, scale=1 / q.shape[-1])
+
+
+def _attention_sqrt_seq_len(q, k, v, mask=None):
+    return _attention_with(q, k, v, mask, scale=1 / np.sqrt(k.shape[-2]))
+
+
+def _attention_mask_after(q, k, v, mask=None):
+    return _attention_with(q, k, v, mask, scale=1 / np.sqrt(q.shape[-1]), mask_after=True)
+
+
+def _attention_mask_inverted(q, k, v, mask=None):
+    with np.errstate(invalid="ignore"):  # the diagonal row of an inverted causal mask is empty
+        return _attention_with(q, k, v, mask, scale=1 / np.sqrt(q.shape[-1]), invert=True)
+
+
+def _causal(n):
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+_PAD = np.array([[True, True, True, False, False]])  # (1, 5): the last two keys are padding
+
+register(
+    Exercise(
+        name="attention",
+        notebook="02_softmax_weighting",
+        title="Scaled dot-product attention, in five lines",
+        reference=attention_solution,
+        cases=[
+            Case(
+                (_randn(3, 4) * 2, _randn(5, 4) * 2, _randn(5, 6)),
+                description="q (3, 4), k (5, 4), v (5, 6) without a mask (d_k=4, d_v=6)",
+            ),
+            Case(
+                (_randn(4, 4), _randn(4, 4), _randn(4, 4)),
+                description="q, k, v of shape (4, 4) without a mask",
+            ),
+            Case(
+                (_randn(4, 2), _randn(4, 2), _randn(4, 3)),
+                {"mask": _causal(4)},
+                description="q (4, 2), k (4, 2), v (4, 3) with a causal mask (4, 4), True = may attend",
+            ),
+            Case(
+                (_randn(2, 5, 8), _randn(2, 5, 8), _randn(2, 5, 8)),
+                {"mask": _PAD},
+                description="two heads: q, k, v (2, 5, 8) with a padding mask (1, 5)",
+            ),
+        ],
+        mistakes=[
+            Mistake(
+                "softmax over the queries",
+                _attention_wrong_axis,
+                "your weights sum to 1 down each column (over the queries). Each query's row must "
+                "sum to 1: take the softmax over the keys, axis=-1.",
+            ),
+            Mistake(
+                "scaled by sqrt(d_model)",
+                _attention_sqrt_d_v,
+                "you scaled by the square root of the value width (d_v, often d_model). The scale "
+                "belongs to the dot product of q and k: 1 / sqrt(d_k), with d_k = q.shape[-1].",
+            ),
+            Mistake(
+                "no scaling",
+                _attention_no_scale,
+                "your scores are not scaled. Divide q @ k.T by sqrt(d_k) (d_k = q.shape[-1]) "
+                "so the softmax does not saturate when d_k is large.",
+            ),
+            Mistake(
+                "scaled by d_k",
+                _attention_d_k,
+                "you divided by d_k itself. Dot products of d_k random numbers have a standard "
+                "deviation of sqrt(d_k): divide by np.sqrt(d_k).",
+            ),
+            Mistake(
+                "scaled by sqrt(seq_len)",
+                _attention_sqrt_seq_len,
+                "you scaled by the square root of the number of tokens. The scale depends on the "
+                "vectors' width, d_k = q.shape[-1], not on the sequence length.",
+            ),
+            Mistake(
+                "mask applied after softmax",
+                _attention_mask_after,
+                "you applied the mask after the softmax, so the remaining weights no longer sum "
+                "to 1. Mask the scores (set blocked ones to -inf) before the softmax.",
+            ),
+            Mistake(
+                "mask inverted",
+                _attention_mask_inverted,
+                "you blocked the keys where the mask is True. In this course True means 'may "
+                "attend' (like np.tril): keep the scores where mask is True.",
+            ),
+        ],
+        hints=[
+            "Five steps: scores = q @ k.T; divide by sqrt(d_k); mask (if any); softmax over the "
+            "keys (axis=-1); output = weights @ v. Return (output, weights).",
+            "Use k.swapaxes(-1, -2) so extra leading axes (heads) work. For the mask: "
+            "np.where(mask, scores, -np.inf) before the softmax.",
+        ],
+    )
+)
+
+
+def check_attention(fn):
+    """Check your ``attention(q, k, v, mask=None) -> (output, weights)`` (mask: True = may attend)."""
+    return check("attention", fn)

@@ -1,0 +1,146 @@
+"""The checkers of notebooks 01-02 tell right from wrong, and accept other correct solutions."""
+
+import numpy as np
+import pytest
+
+from attn_helpers import scaled_dot_product_attention
+from attn_helpers import softmax as package_softmax
+from attn_helpers.exercises import qkv_softmax as ex
+from attn_helpers.exercises._framework import REGISTRY, assert_checker_sound
+
+NAMES = [
+    "dot_scores",
+    "weighted_average",
+    "soft_lookup",
+    "softmax",
+    "softmax_temperature",
+    "softmax_jacobian",
+    "attention",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_is_sound(name):
+    assert_checker_sound(name)
+
+
+def test_three_exercises_per_notebook():
+    for notebook in ("01_queries_keys_values", "02_softmax_weighting"):
+        assert sum(REGISTRY[n].notebook == notebook for n in NAMES) >= 3
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_function_is_exported(name):
+    assert getattr(ex, f"check_{name}") in [getattr(ex, n) for n in ex.__all__]
+
+
+# --------------------------------------------------------------------------- other correct answers
+
+
+def test_loop_versions_are_correct():
+    def dot_scores(q, k):
+        return np.array([[sum(a * b for a, b in zip(qi, kj)) for kj in k] for qi in q])
+
+    def weighted_average(weights, v):
+        return np.sum(weights[..., :, None] * v, axis=-2)
+
+    assert ex.check_dot_scores(dot_scores)
+    assert ex.check_weighted_average(weighted_average)
+
+
+def test_package_functions_pass():
+    assert ex.check_softmax(package_softmax)
+    assert ex.check_softmax_temperature(lambda x, t: package_softmax(x, temperature=t))
+
+    def attention(q, k, v, mask=None):
+        return scaled_dot_product_attention(q, k, v, mask=mask)
+
+    assert ex.check_attention(attention)
+
+
+def test_jacobian_by_central_differences_is_accepted():
+    def softmax_jacobian(weights):
+        s = np.log(weights, out=np.full_like(weights, -50.0), where=weights > 0)
+        eps = 1e-6
+        cols = []
+        for j in range(len(s)):
+            d = np.zeros_like(s)
+            d[j] = eps
+            cols.append((package_softmax(s + d) - package_softmax(s - d)) / (2 * eps))
+        return np.stack(cols, axis=1)
+
+    assert ex.check_softmax_jacobian(softmax_jacobian)  # accurate to ~1e-10, within atol
+
+
+def test_jacobian_with_forward_differences_is_not_accepted():
+    def softmax_jacobian(weights):
+        s = np.log(weights, out=np.full_like(weights, -50.0), where=weights > 0)
+        eps = 1e-3
+        return np.stack(
+            [(package_softmax(s + eps * np.eye(len(s))[j]) - weights) / eps for j in range(len(s))],
+            axis=1,
+        )
+
+    res = ex.check_softmax_jacobian(softmax_jacobian)
+    assert not res
+    assert "differs" in res.message
+
+
+def test_attention_with_additive_mask_is_correct():
+    """A learner who builds an additive -1e9 mask still passes (no fully masked rows in the cases)."""
+
+    def attention(q, k, v, mask=None):
+        scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+        if mask is not None:
+            scores = scores + np.where(mask, 0.0, -1e9)
+        weights = package_softmax(scores)
+        return weights @ v, weights
+
+    assert ex.check_attention(attention)
+
+
+# --------------------------------------------------------------------------- wrong answers
+
+
+def test_attention_that_forgets_the_weights_is_incorrect():
+    res = ex.check_attention(lambda q, k, v, mask=None: ex.attention_solution(q, k, v, mask)[0])
+    assert not res
+    assert "tuple of 2 items" in res.message
+
+
+def test_naive_softmax_written_by_a_learner_is_diagnosed():
+    def softmax(x, axis=-1):
+        e = np.exp(x)
+        return e / e.sum(axis=axis, keepdims=True)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = ex.check_softmax(softmax)
+    assert res.mistake == "no max subtraction"
+    assert "large scores" in res.message
+
+
+def test_softmax_over_axis_zero_is_diagnosed():
+    res = ex.check_softmax(lambda x, axis=-1: package_softmax(x, axis=0))
+    assert res.mistake == "wrong axis"
+    assert "(2, 3) matrix" in res.message
+
+
+def test_hard_lookup_is_diagnosed():
+    def soft_lookup(query, keys, values):
+        i = int(np.argmax(keys @ query))
+        weights = np.eye(len(keys))[i]
+        return values[i], weights
+
+    assert ex.check_soft_lookup(soft_lookup).mistake == "hard lookup"
+
+
+def test_mask_after_softmax_is_diagnosed():
+    def attention(q, k, v, mask=None):
+        weights = package_softmax(q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1]))
+        if mask is not None:
+            weights = np.where(mask, weights, 0.0)
+        return weights @ v, weights
+
+    res = ex.check_attention(attention)
+    assert res.mistake == "mask applied after softmax"
+    assert "causal mask" in res.message
