@@ -197,6 +197,7 @@ def plot_attention_heatmap(
     colorbar=True,
     title=None,
     imshow_kw=None,
+    colorbar_label="attention weight",
 ):
     """Draw attention weights as a heatmap: one row per query, one column per key.
 
@@ -221,7 +222,9 @@ def plot_attention_heatmap(
     title : str, optional
         Defaults to a title saying what is shown; ``""`` for none.
     imshow_kw : dict, optional
-        Extra keyword arguments for ``ax.imshow``.
+        Extra keyword arguments for ``ax.imshow``, e.g. ``{"aspect": "auto"}`` for a wide matrix.
+    colorbar_label : str, default "attention weight"
+        Say "score" when you plot scores (before the softmax).
 
     Returns
     -------
@@ -244,7 +247,7 @@ def plot_attention_heatmap(
     kw.update(imshow_kw or {})
     image = ax.imshow(w, **kw)
     if colorbar:
-        ax.figure.colorbar(image, ax=ax, label="attention weight", fraction=0.046, pad=0.03)
+        ax.figure.colorbar(image, ax=ax, label=colorbar_label, fraction=0.046, pad=0.03)
 
     if keys is not None:
         _set_token_ticks(ax, "x", keys, "key (attended to)")

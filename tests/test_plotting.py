@@ -311,3 +311,10 @@ def test_summary_of_one_row():
 def test_summary_needs_a_query_for_a_matrix(weights):
     with pytest.raises(ValueError, match="say which one"):
         summarize_attention(weights, TOKENS)
+
+
+def test_heatmap_of_scores_can_say_so():
+    scores = np.array([[2.0, -1.0], [0.5, 3.0]])
+    ax = plot_attention_heatmap(scores, vmin=None, colorbar_label="score")
+    assert ax.images[0].colorbar.ax.get_ylabel() == "score"
+    assert ax.images[0].get_clim() == (-1.0, 3.0)
