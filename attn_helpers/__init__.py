@@ -9,6 +9,7 @@
 - ``attn_helpers.minilm`` (safetensors, tokenizers): a real pretrained transformer in numpy.
 """
 
+from .chunked import chunked_attention
 from .core import (
     causal_mask,
     check_shape,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "causal_mask",
     "check_shape",
+    "chunked_attention",
     "merge_heads",
     "multi_head_attention",
     "padding_mask",

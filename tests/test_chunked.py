@@ -1,0 +1,354 @@
+"""Tests for attn_helpers.chunked: the online-softmax attention must be the plain attention.
+
+Same hand-computed example, same properties, same PyTorch fixtures and same teaching errors as
+``scaled_dot_product_attention``, plus what is new: any chunk size (lengths not divisible by it),
+and memory that does not grow with seq_len_q * seq_len_k.
+"""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import attn_helpers
+from attn_helpers import (
+    causal_mask,
+    chunked_attention,
+    padding_mask,
+    scaled_dot_product_attention,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LOG3 = math.log(3.0)
+
+
+def readonly(x, dtype=None) -> np.ndarray:
+    arr = np.array(x, dtype=dtype)
+    arr.flags.writeable = False
+    return arr
+
+
+@pytest.fixture
+def no_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def plain_output(q, k, v, **kwargs):
+    return scaled_dot_product_attention(q, k, v, **kwargs)[0]
+
+
+# --------------------------------------------------------------------------- hand-computed
+
+
+def test_chunked_attention_is_public():
+    assert "chunked_attention" in attn_helpers.__all__
+    assert attn_helpers.chunked_attention is chunked_attention
+
+
+def test_hand_computed_example_one_key_per_chunk():
+    # scores = [log 3, 0] -> weights [0.75, 0.25]; chunk_size=1 puts each key in its own tile,
+    # so the second tile must rescale nothing (its max is lower) and just add.
+    q = readonly([[1.0, 0.0]])
+    k = readonly([[1.0, 0.0], [0.0, 1.0]])
+    v = readonly([[4.0, 0.0], [0.0, 8.0]])
+    output = chunked_attention(q, k, v, scale=LOG3, chunk_size=1)
+    np.testing.assert_allclose(output, [[3.0, 2.0]], rtol=0, atol=1e-15)
+
+
+def test_hand_computed_example_where_a_later_tile_raises_the_max():
+    # Key 0 scores 0, key 1 scores log 3: the running max goes 0 -> log 3, so the first tile's
+    # sum must be rescaled by exp(0 - log 3) = 1/3. weights [0.25, 0.75].
+    q = readonly([[1.0, 0.0]])
+    k = readonly([[0.0, 1.0], [1.0, 0.0]])
+    v = readonly([[4.0, 0.0], [0.0, 8.0]])
+    output = chunked_attention(q, k, v, scale=LOG3, chunk_size=1)
+    np.testing.assert_allclose(output, [[1.0, 6.0]], rtol=0, atol=1e-15)
+
+
+def test_returns_only_the_output_array():
+    rng = np.random.default_rng(1)
+    q, k, v = rng.normal(size=(3, 5, 4))
+    output = chunked_attention(q, k, v, chunk_size=2)
+    assert isinstance(output, np.ndarray)
+    assert output.shape == (5, 4)
+
+
+# --------------------------------------------------------------------------- parity with the plain version
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 16, 1000])
+@pytest.mark.parametrize(
+    ("q_shape", "k_shape", "d_v"),
+    [
+        ((10, 4), (10, 4), 3),
+        ((2, 3, 17, 8), (2, 3, 13, 8), 5),  # batch and heads, T_q != T_k
+        ((1, 7, 4), (3, 9, 4), 2),  # q broadcasts over the batch of k
+        ((4, 6), (2, 11, 6), 6),  # 2-D q against a batch of k
+    ],
+)
+def test_equals_scaled_dot_product_attention(q_shape, k_shape, d_v, chunk_size, no_warnings):
+    rng = np.random.default_rng(2)
+    q = readonly(rng.normal(size=q_shape))
+    k = readonly(rng.normal(size=k_shape))
+    v = readonly(rng.normal(size=(*k_shape[:-1], d_v)))
+    expected = plain_output(q, k, v)
+    actual = chunked_attention(q, k, v, chunk_size=chunk_size)
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-10)
+
+
+def test_masks_causal_padding_and_fully_masked_rows(no_warnings):
+    rng = np.random.default_rng(3)
+    q, k = rng.normal(size=(2, 3, 9, 4))
+    v = rng.normal(size=(3, 9, 2))
+    mask = padding_mask([0, 5, 9], 9) & causal_mask(9)  # batch item 0 is entirely padding
+    expected = plain_output(q, k, v, mask=mask)
+    actual = chunked_attention(q, k, v, mask=mask, chunk_size=4)
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-10)
+    assert np.array_equal(actual[0], np.zeros((9, 2))), "fully masked rows must be exactly 0"
+    assert not np.isnan(actual).any()
+
+
+def test_a_query_masked_only_in_its_first_tiles_recovers():
+    # Query 0 sees only the last key: its running max stays -inf for two tiles, then jumps.
+    rng = np.random.default_rng(4)
+    q, k, v = rng.normal(size=(3, 6, 3))
+    mask = np.ones((6, 6), dtype=bool)
+    mask[0, :5] = False
+    actual = chunked_attention(q, k, v, mask=mask, chunk_size=2)
+    np.testing.assert_allclose(actual[0], v[5], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(actual, plain_output(q, k, v, mask=mask), rtol=0, atol=1e-10)
+
+
+def test_float32_stays_float32_and_mixed_dtypes_promote():
+    rng = np.random.default_rng(5)
+    q32, k32, v32 = rng.normal(size=(3, 20, 8)).astype(np.float32)
+    out32 = chunked_attention(q32, k32, v32, chunk_size=6)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, plain_output(q32, k32, v32), rtol=1e-5, atol=1e-6)
+    assert chunked_attention(q32, k32, v32.astype(np.float64), chunk_size=6).dtype == np.float64
+    assert chunked_attention(q32.astype(int), k32, v32).dtype == np.float64
+
+
+def test_large_scores_do_not_overflow(no_warnings):
+    # Scores of +-900 would overflow a naive exp; the running max keeps every exp <= 1.
+    q = readonly([[30.0, 0.0], [-30.0, 0.0]])
+    k = readonly([[30.0, 0.0], [29.0, 0.0], [0.0, 1.0]])
+    v = readonly([[1.0], [2.0], [3.0]])
+    actual = chunked_attention(q, k, v, scale=1.0, chunk_size=1)
+    np.testing.assert_allclose(actual, plain_output(q, k, v, scale=1.0), rtol=1e-12, atol=1e-12)
+
+
+def test_inputs_are_never_modified():
+    rng = np.random.default_rng(6)
+    arrays = [rng.normal(size=(2, 7, 4)) for _ in range(3)]
+    mask = rng.random((2, 7, 7)) > 0.3
+    copies = [a.copy() for a in (*arrays, mask)]
+    output = chunked_attention(*arrays, mask=mask, chunk_size=3)
+    for before, after in zip(copies, (*arrays, mask)):
+        assert np.array_equal(before, after)
+    for a in arrays:
+        assert not np.shares_memory(output, a)
+
+
+# --------------------------------------------------------------------------- properties (hypothesis)
+
+
+@st.composite
+def attention_problem(draw):
+    batch = draw(st.sampled_from([(), (1,), (2,), (2, 3)]))
+    t_q = draw(st.integers(1, 24))
+    t_k = draw(st.integers(1, 24))
+    d_k = draw(st.integers(1, 6))
+    d_v = draw(st.integers(1, 5))
+    chunk_size = draw(st.integers(1, 30))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    spread = draw(st.sampled_from([0.1, 1.0, 5.0]))
+    q = rng.normal(scale=spread, size=(*batch, t_q, d_k))
+    k = rng.normal(scale=spread, size=(*batch, t_k, d_k))
+    v = rng.normal(size=(*batch, t_k, d_v))
+    kind = draw(
+        st.sampled_from(["none", "random", "random with empty rows", "causal", "broadcast"])
+    )
+    if kind == "none":
+        mask = None
+    elif kind == "causal":
+        mask = np.tril(np.ones((t_q, t_k), dtype=bool), k=t_k - t_q)  # the last query sees all
+    elif kind == "broadcast":
+        mask = rng.random((*batch, 1, t_k)) > 0.4  # padding-like: one row for all queries
+    else:
+        mask = rng.random((*batch, t_q, t_k)) > 0.5
+        if kind == "random with empty rows":
+            mask[..., rng.integers(t_q), :] = False
+    return q, k, v, mask, chunk_size
+
+
+@given(attention_problem())
+def test_property_equals_the_plain_version_for_any_chunk_size(problem):
+    q, k, v, mask, chunk_size = problem
+    expected = plain_output(q, k, v, mask=mask)
+    actual = chunked_attention(q, k, v, mask=mask, chunk_size=chunk_size)
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-10)
+
+
+@given(attention_problem(), st.floats(-50.0, 50.0))
+def test_property_adding_a_constant_to_v_shifts_the_output(problem, c):
+    # Weights sum to 1 per row, so output(v + c) = output(v) + c (rows that see nothing stay 0).
+    q, k, v, mask, chunk_size = problem
+    base = chunked_attention(q, k, v, mask=mask, chunk_size=chunk_size)
+    shifted = chunked_attention(q, k, v + c, mask=mask, chunk_size=chunk_size)
+    sees_something = np.ones(base.shape[:-1], dtype=bool)
+    if mask is not None:
+        sees_something = np.broadcast_to(mask, (*base.shape[:-1], k.shape[-2])).any(axis=-1)
+    expected = base + c * sees_something[..., None]
+    np.testing.assert_allclose(shifted, expected, rtol=1e-9, atol=1e-9)
+
+
+@given(st.integers(2, 20), st.integers(1, 8), st.integers(1, 20), st.integers(0, 2**32 - 1))
+def test_property_causal_changing_a_future_token_leaves_earlier_outputs(
+    seq_len, d, chunk_size, seed
+):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(seq_len, d))
+    pos = int(rng.integers(1, seq_len))
+    y = x.copy()
+    y[pos:] = rng.normal(size=(seq_len - pos, d))  # change every token from pos on
+    mask = causal_mask(seq_len)
+    out_x = chunked_attention(x, x, x, mask=mask, chunk_size=chunk_size)
+    out_y = chunked_attention(y, y, y, mask=mask, chunk_size=chunk_size)
+    np.testing.assert_allclose(out_x[:pos], out_y[:pos], rtol=0, atol=1e-12)
+
+
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_property_permuting_keys_and_values_together_changes_nothing(t_k, chunk_size, seed):
+    rng = np.random.default_rng(seed)
+    q = rng.normal(size=(5, 3))
+    k = rng.normal(size=(t_k, 3))
+    v = rng.normal(size=(t_k, 2))
+    perm = rng.permutation(t_k)
+    a = chunked_attention(q, k, v, chunk_size=chunk_size)
+    b = chunked_attention(q, k[perm], v[perm], chunk_size=chunk_size)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- PyTorch fixtures
+
+
+def _sdpa_fixture_cases() -> list:
+    params = []
+    for dtype, atol in (("float64", 1e-6), ("float32", 1e-5)):
+        path = FIXTURES / f"core_sdpa_{dtype}.npz"
+        if not path.exists():
+            params.append(pytest.param(None, None, None, marks=pytest.mark.skip(f"{path} missing")))
+            continue
+        with np.load(path) as data:
+            for case in data["cases"]:
+                prefix = f"{case}__"
+                arrays = {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
+                params.append(pytest.param(arrays, dtype, atol, id=f"{dtype}-{case}"))
+    return params
+
+
+@pytest.mark.parametrize(("arrays", "dtype", "atol"), _sdpa_fixture_cases())
+@pytest.mark.parametrize("chunk_size", [1, 3, 512])
+def test_matches_the_pytorch_fixtures(arrays, dtype, atol, chunk_size):
+    a = {key: readonly(value) for key, value in arrays.items()}
+    kwargs = {"chunk_size": chunk_size}
+    if "mask" in a:
+        kwargs["mask"] = a["mask"]
+    if "scale" in a:
+        kwargs["scale"] = float(a["scale"])
+    output = chunked_attention(a["q"], a["k"], a["v"], **kwargs)
+    assert output.dtype == np.dtype(dtype)
+    fully = np.broadcast_to(a["fully_masked"][..., None], output.shape)
+    np.testing.assert_allclose(output[~fully], a["output"][~fully], rtol=1e-5, atol=atol)
+    assert np.all(output[fully] == 0.0), "fully masked rows must be exactly 0"
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_never_materialises_the_scores_matrix():
+    # seq_len 2048: the (T, T) float64 matrix would be 32 MiB; the chunked version needs the
+    # inputs' copies, the output and a few (chunk, chunk) tiles.
+    seq_len, d = 2048, 16
+    rng = np.random.default_rng(7)
+    q, k, v = rng.normal(size=(3, seq_len, d))
+    tracemalloc.start()
+    try:
+        chunked_attention(q, k, v, chunk_size=256)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    full = seq_len * seq_len * 8
+    assert peak < 0.05 * full, f"peak {peak / 2**20:.1f} MiB vs (T, T) {full / 2**20:.0f} MiB"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _bad_calls():
+    ro = readonly
+    return {
+        "d_k mismatch": ((ro(np.ones((4, 8))), ro(np.ones((4, 6))), ro(np.ones((4, 2)))), {}),
+        "k and v lengths": ((ro(np.ones((4, 8))), ro(np.ones((4, 8))), ro(np.ones((3, 2)))), {}),
+        "1-D q": ((ro(np.ones(8)), ro(np.ones((4, 8))), ro(np.ones((4, 2)))), {}),
+        "leading axes": ((ro(np.ones((2, 4, 8))), ro(np.ones((3, 4, 8))), ro(np.ones((3, 4, 2)))), {}),
+        "NaN in v": ((ro(np.ones((2, 2))), ro(np.ones((2, 2))), ro([[1.0, np.nan], [0.0, 0.0]])), {}),
+        "-inf in k": ((ro(np.ones((2, 2))), ro([[1.0, -np.inf], [0.0, 0.0]]), ro(np.ones((2, 2)))), {}),
+        "strings": ((ro([["a", "b"]]), ro(np.ones((2, 2))), ro(np.ones((2, 2)))), {}),
+        "integer mask": ((ro(np.ones((3, 2))), ro(np.ones((3, 2))), ro(np.ones((3, 2)))), {"mask": np.ones((3, 3))}),
+        "mask shape": ((ro(np.ones((3, 2))), ro(np.ones((3, 2))), ro(np.ones((3, 2)))), {"mask": np.ones((2, 3), bool)}),
+        "mask enlarges": ((ro(np.ones((3, 2))), ro(np.ones((3, 2))), ro(np.ones((3, 2)))), {"mask": np.ones((2, 3, 3), bool)}),
+        "scale zero": ((ro(np.ones((2, 2))), ro(np.ones((2, 2))), ro(np.ones((2, 2)))), {"scale": 0.0}),
+        "scale text": ((ro(np.ones((2, 2))), ro(np.ones((2, 2))), ro(np.ones((2, 2)))), {"scale": "1"}),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(_bad_calls()))
+def test_bad_input_gives_the_same_teaching_error_as_the_plain_version(name):
+    args, kwargs = _bad_calls()[name]
+    with pytest.raises((ValueError, TypeError)) as plain:
+        scaled_dot_product_attention(*args, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(plain.type) as chunked:
+            chunked_attention(*args, **kwargs)
+    assert str(chunked.value) == str(plain.value)
+
+
+@pytest.mark.parametrize(
+    ("q_fill", "k_fill", "scale"),
+    [(1e200, 1e200, None), (1e200, -1e200, None), (1e150, 1e150, 1e10)],
+)
+def test_overflowing_scores_raise_like_the_plain_version(q_fill, k_fill, scale):
+    q, k, v = (
+        readonly(np.full((3, 2), q_fill)),
+        readonly(np.full((5, 2), k_fill)),
+        readonly(np.ones((5, 2))),
+    )
+    with pytest.raises(ValueError, match="overflowed"):
+        scaled_dot_product_attention(q, k, v, scale=scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"overflowed the float64 range .* Hint"):
+            chunked_attention(q, k, v, scale=scale, chunk_size=2)
+
+
+@pytest.mark.parametrize(
+    ("chunk_size", "exc"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)]
+)
+def test_bad_chunk_size_is_named(chunk_size, exc):
+    with pytest.raises(exc, match="chunk_size"):
+        chunked_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), chunk_size=chunk_size)
