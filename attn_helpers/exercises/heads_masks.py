@@ -85,7 +85,7 @@ def _sa_no_values(x, w_q, w_k, w_v):
 _X = _randn(4, 6)
 _WQ, _WK, _WV = _randn(6, 3), _randn(6, 3), _randn(6, 2)
 
-_SCALE_HINTS = (
+_SQRT_D_MODEL_DIAGNOSIS = (
     "you scaled the scores by 1/sqrt(d_model) (the width of x). The scale is 1/sqrt(d_k), the "
     "width of the queries and keys, i.e. w_q.shape[1]."
 )
@@ -108,7 +108,7 @@ register(
             ),
         ],
         mistakes=[
-            Mistake("scaled by sqrt(d_model)", _sa_sqrt_d_model, _SCALE_HINTS),
+            Mistake("scaled by sqrt(d_model)", _sa_sqrt_d_model, _SQRT_D_MODEL_DIAGNOSIS),
             Mistake(
                 "not scaled",
                 _sa_unscaled,
@@ -199,7 +199,7 @@ register(
                 "your weights are (T_kv, T_q): the queries came from x_kv and the keys and values "
                 "from x_q. The sequence that asks (x_q) gives the queries.",
             ),
-            Mistake("scaled by sqrt(d_model)", _cross_sqrt_d_model, _SCALE_HINTS),
+            Mistake("scaled by sqrt(d_model)", _cross_sqrt_d_model, _SQRT_D_MODEL_DIAGNOSIS),
         ],
         hints=[
             "It is self-attention with one change: q is computed from x_q, k and v from x_kv.",
