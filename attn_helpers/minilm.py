@@ -287,6 +287,24 @@ def _as_sentences(sentences) -> list[str]:
     return items
 
 
+def _length_buckets(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Group row indices into batches of similar length (longest first), so padding stays cheap.
+
+    A new batch starts when ``batch_size`` rows are taken or when a row is less than half as long
+    as the batch's longest (padding it would more than double its cost).
+    """
+    order = np.argsort(-lengths, kind="stable")
+    buckets, current = [], []
+    for row in order:
+        if current and (len(current) == batch_size or 2 * lengths[row] < lengths[current[0]]):
+            buckets.append(np.array(current))
+            current = []
+        current.append(row)
+    if current:
+        buckets.append(np.array(current))
+    return buckets
+
+
 class MiniLM:
     """all-MiniLM-L6-v2 in numpy: a tokenizer, a config and read-only weights.
 
@@ -349,7 +367,8 @@ class MiniLM:
         sentences : str or list of str
             A single str is treated as a list of one.
         batch_size : int, default 32
-            Sentences are sorted by length and run this many at a time, padded with a mask.
+            Sentences are sorted by length and run at most this many at a time, padded with a
+            mask (a sentence less than half as long as its batch's longest starts a new batch).
 
         Returns
         -------
@@ -360,9 +379,7 @@ class MiniLM:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
         out = np.zeros((len(tokens), self.config.d_model), dtype=np.float32)
-        order = np.argsort(-lengths, kind="stable")  # longest first: less padding per batch
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in _length_buckets(lengths, batch_size):
             seq_len = int(lengths[rows].max())
             hidden, _ = minilm_forward(
                 self.params, ids[rows, :seq_len], lengths[rows], config=self.config,
