@@ -1,0 +1,45 @@
+"""Interactive explorers for the notebooks: builders that return a widget and never display it.
+
+Each ``make_*`` function returns an :class:`Explorer` (an ``ipywidgets.VBox``); let the cell
+return it, or ``display(...)`` it. The figure is drawn once and updated in place: with ipympl's
+canvas when JupyterLab has the extension, else as a picture of fixed size (the widget says so).
+The computation behind each explorer is a plain function, importable and tested on its own.
+
+========================  ==========  =====================================================
+builder                   notebook    what moves
+========================  ==========  =====================================================
+make_qkv_explorer         01          a 2-D query among keys: weights and the weighted sum
+make_softmax_explorer     02          scores and temperature -> weights, entropy
+make_scaling_explorer     02          d_k, spread, scale factor -> scores and weights
+make_sentence_explorer    03          a typed sentence, a query token -> heatmap and lines
+make_heads_explorer       04, 08      any two (layer, head) pairs side by side
+make_mask_explorer        05          mask kind, padding, fill value -> weights (NaN rows)
+make_position_explorer    05          token order, positional encodings -> changed outputs
+========================  ==========  =====================================================
+"""
+
+from ._base import Explorer, InputProblem
+from .lookup import make_qkv_explorer, soft_lookup
+from .masking import make_mask_explorer, masked_weights, mask_for
+from .positions import make_position_explorer, reordering_changes
+from .sentence import make_heads_explorer, make_sentence_explorer, prepare_sentence
+from .softmax import make_scaling_explorer, make_softmax_explorer, scaling_statistics, softmax_summary
+
+__all__ = [
+    "Explorer",
+    "InputProblem",
+    "make_heads_explorer",
+    "make_mask_explorer",
+    "make_position_explorer",
+    "make_qkv_explorer",
+    "make_scaling_explorer",
+    "make_sentence_explorer",
+    "make_softmax_explorer",
+    "mask_for",
+    "masked_weights",
+    "prepare_sentence",
+    "reordering_changes",
+    "scaling_statistics",
+    "soft_lookup",
+    "softmax_summary",
+]

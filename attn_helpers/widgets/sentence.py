@@ -1,0 +1,342 @@
+"""Explorers for notebooks 03, 04 and 08: a typed sentence, and heads side by side."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
+from matplotlib.patches import Rectangle
+
+from .._validation import as_float_array, shape_str
+from ._base import Explorer, InputProblem, relayout, token_label
+
+__all__ = ["make_heads_explorer", "make_sentence_explorer", "prepare_sentence"]
+
+RUNNING_EXAMPLE = "The trophy didn't fit in the suitcase because it was too big."
+MAX_TOKENS = 40
+LINE_COLOR = "#3b528b"  # viridis(0.25)
+HIGHLIGHT_COLOR = "#440154"  # viridis(0.0)
+ROW_COLOR = "#fde725"  # viridis(1.0): the query row's outline on the heatmap
+
+
+def _toy_attend(sentence):
+    from ..toy import toy_attention
+
+    return toy_attention(sentence)
+
+
+def as_layers_heads(weights, tokens=None, *, name="weights") -> np.ndarray:
+    """Return weights as (layers, heads, T, T), accepting (T, T) or (heads, T, T) too."""
+    w = as_float_array(weights, name)
+    if not 2 <= w.ndim <= 4 or w.shape[-1] != w.shape[-2]:
+        raise ValueError(
+            f"{name} must have shape (layers, heads, seq_len, seq_len), (heads, seq_len, seq_len) "
+            f"or (seq_len, seq_len); got {name}.shape={shape_str(w.shape)}."
+        )
+    if tokens is not None and len(tokens) != w.shape[-1]:
+        raise ValueError(
+            f"tokens must label every position: got {len(tokens)} tokens for {name}.shape="
+            f"{shape_str(w.shape)} (seq_len={w.shape[-1]})."
+        )
+    return w.reshape((1,) * (4 - w.ndim) + w.shape)  # (..., T, T) -> (L, H, T, T)
+
+
+def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
+    """Tokenise, run ``attend`` and validate, before anything is drawn.
+
+    Parameters
+    ----------
+    sentence : str
+    attend : callable, optional
+        ``attend(sentence) -> (tokens, weights)`` with weights of shape
+        (layers, heads, seq_len, seq_len). Default: the course's hand-made toy model
+        (``attn_helpers.toy.toy_attention``).
+    max_tokens : int, default 40
+
+    Returns
+    -------
+    tokens : list of str
+    weights : ndarray of shape (layers, heads, seq_len, seq_len)
+
+    Raises
+    ------
+    InputProblem
+        With a short, learner-facing message: empty text, too many tokens, unknown words,
+        or an ``attend`` that failed or returned something unusable.
+    """
+    attend = _toy_attend if attend is None else attend
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise InputProblem("Type a sentence first, e.g. " + repr(RUNNING_EXAMPLE) + ".")
+    words = sentence.split()
+    if len(words) > 4 * max_tokens:  # far too long: do not even run the model
+        raise InputProblem(
+            f"That text has {len(words)} words; this explorer shows at most {max_tokens} tokens."
+        )
+    try:
+        tokens, weights = attend(sentence)
+    except ValueError as err:
+        raise InputProblem(f"Can't use that sentence: {err}") from err
+    except Exception as err:
+        raise InputProblem(f"The model failed on that sentence ({type(err).__name__}: {err}).") from err
+    tokens = [str(t) for t in tokens]
+    if len(tokens) > max_tokens:
+        raise InputProblem(
+            f"That sentence has {len(tokens)} tokens; this explorer shows at most {max_tokens}. "
+            "Try a shorter one."
+        )
+    try:
+        weights = as_layers_heads(weights, tokens)
+    except (TypeError, ValueError) as err:
+        raise InputProblem(f"The model returned unusable weights: {err}") from err
+    return tokens, weights
+
+
+def _tick_fontsize(n: int) -> float:
+    return 9.0 if n <= 16 else 7.0 if n <= 28 else 6.0
+
+
+def _set_heatmap(ax, image, weights, tokens) -> None:
+    n = len(tokens)
+    image.set_data(weights)
+    image.set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(n - 0.5, -0.5)
+    fs = _tick_fontsize(n)
+    ax.set_xticks(range(n), tokens, rotation=90, fontsize=fs)
+    ax.set_yticks(range(n), tokens, fontsize=fs)
+
+
+class _SentenceExplorer(Explorer):
+    title = "Sentence explorer"
+    figsize = (9.0, 4.2)
+
+    def __init__(self, sentence, attend, max_tokens):
+        self.attend, self.max_tokens = attend, max_tokens
+        self._shown = None  # (tokens, weights) last drawn
+        style = {"description_width": "initial"}
+        controls = {
+            "sentence": widgets.Text(
+                value=sentence, description="sentence", continuous_update=False,
+                layout=widgets.Layout(width="640px"), style=style,
+            ),
+            "query": widgets.Dropdown(options=[("-", 0)], value=0, description="query token", style=style),
+            "layer": widgets.Dropdown(options=[0], value=0, description="layer", style=style),
+            "head": widgets.Dropdown(options=[0], value=0, description="head", style=style),
+        }
+        super().__init__(
+            controls,
+            control_rows=[[controls["sentence"]], [controls["query"], controls["layer"], controls["head"]]],
+            caption="type a sentence and press Enter; pick the query token",
+        )
+
+    def _build(self, figure):
+        ax_h, ax_l = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
+        image = ax_h.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0.0, vmax=1.0)
+        figure.colorbar(image, ax=ax_h, shrink=0.8, label="weight")
+        ax_h.set_xlabel("key (looked at)")
+        ax_h.set_ylabel("query (looking)")
+        row = ax_h.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec=ROW_COLOR, lw=2))
+        lines = ax_l.add_collection(LineCollection([], capstyle="round"))
+        marker = ax_l.add_patch(Rectangle((0, 0), 0.3, 0.9, color="#e8e2f0", zorder=0))
+        left = [ax_l.text(0.27, 0, "", ha="right", va="center") for _ in range(self.max_tokens)]
+        right = [ax_l.text(0.73, 0, "", ha="left", va="center") for _ in range(self.max_tokens)]
+        ax_l.set_xlim(0, 1)
+        ax_l.axis("off")
+        self.dynamic(image, row, marker, lines)
+        return SimpleNamespace(ax_h=ax_h, image=image, row=row, ax_l=ax_l, lines=lines,
+                               marker=marker, left=left, right=right, tokens=None)
+
+    def _sync_choices(self, tokens, weights):
+        c = self.controls
+        layers, heads = weights.shape[:2]
+        old = self._shown[0] if self._shown else None
+        query = c["query"].value
+        if old != tokens:
+            query = tokens.index("it") if "it" in tokens else len(tokens) - 1
+        with self.quietly():
+            c["query"].options = [(token_label(tokens, i), i) for i in range(len(tokens))]
+            c["query"].value = min(query, len(tokens) - 1)
+            for name, n, default in (("layer", layers, layers - 1), ("head", heads, 0)):
+                if list(c[name].options) != list(range(n)):
+                    c[name].options = list(range(n))
+                    c[name].value = default
+                c[name].layout.display = None if n > 1 else "none"
+
+    def _compute(self):
+        c = self.controls
+        shown = self._shown
+        if shown is None or c["sentence"].value != self._shown_text:
+            tokens, weights = prepare_sentence(c["sentence"].value, self.attend, max_tokens=self.max_tokens)
+            self._sync_choices(tokens, weights)
+            self._shown, self._shown_text = (tokens, weights), c["sentence"].value
+        tokens, weights = self._shown
+        return {
+            "tokens": tokens,
+            "weights": weights[c["layer"].value, c["head"].value],  # (T, T)
+            "query": c["query"].value,
+            "layer": c["layer"].value,
+            "head": c["head"].value,
+        }
+
+    _shown_text = None
+
+    def _apply(self, data, art):
+        tokens, w, q = data["tokens"], data["weights"], data["query"]
+        n = len(tokens)
+        if art.tokens != tokens:
+            art.tokens = list(tokens)
+            _set_heatmap(art.ax_h, art.image, w, tokens)
+            fs = _tick_fontsize(n)
+            for texts in (art.left, art.right):
+                for i, text in enumerate(texts):
+                    text.set_visible(i < n)
+                    if i < n:
+                        text.set_text(tokens[i])
+                        text.set_y(-i)
+                        text.set_fontsize(fs + 1)
+            art.ax_l.set_ylim(-n + 0.5, 0.5)
+            art.ax_l.set_title("query (left) → keys (right)")
+            relayout(art.figure)  # new tokens may need more room
+        art.image.set_data(w)
+        art.row.set_xy((-0.5, q - 0.5))
+        art.row.set_width(n)
+        art.marker.set_bounds(0.0, -q - 0.45, 0.29, 0.9)
+        art.lines.set_segments([[(0.29, -q), (0.71, -j)] for j in range(n)])
+        weights = np.clip(w[q], 0.0, 1.0)
+        colors = np.tile(to_rgba(LINE_COLOR), (n, 1))
+        colors[:, 3] = np.where(weights >= 0.02, 0.15 + 0.85 * weights, 0.0)
+        art.lines.set_linewidths(0.5 + 7.5 * weights)
+        art.lines.set_color(colors)
+        from ..plotting import summarize_attention
+
+        where = f"layer {data['layer']}, head {data['head']}: "
+        readout = where + summarize_attention(w, tokens, query=q, top=2)
+        return readout, tuple(tokens)
+
+
+def make_sentence_explorer(sentence=RUNNING_EXAMPLE, attend=None, *, max_tokens=MAX_TOKENS) -> Explorer:
+    """Type a sentence, pick a query token, see its attention as a heatmap and as lines.
+
+    Parameters
+    ----------
+    sentence : str, default the course's running example
+    attend : callable, optional
+        ``attend(sentence) -> (tokens, weights)``, weights of shape (layers, heads, seq_len,
+        seq_len), e.g. the real model's ``attend`` or a trained model's ``.attention``.
+        Default: the hand-made toy model of ``attn_helpers.toy`` (it raises for unknown words,
+        which the explorer shows as a message).
+    max_tokens : int, default 40
+        Longer sentences get a message instead of an unreadable picture.
+
+    Returns
+    -------
+    Explorer
+        An ``ipywidgets.VBox``. The readout says where the query looks, e.g.
+        "layer 1, head 0: 'it' gives 0.62 of its attention to 'trophy', then ...".
+        Bad input (empty, too long, unknown words) shows a message and keeps the last picture.
+    """
+    if attend is not None and not callable(attend):
+        raise TypeError(f"attend must be a function sentence -> (tokens, weights); got {attend!r}.")
+    return _SentenceExplorer(sentence, attend, int(max_tokens))
+
+
+# --------------------------------------------------------------------------- heads
+
+
+class _HeadsExplorer(Explorer):
+    title = "Heads explorer"
+    figsize = (9.0, 4.2)
+
+    def __init__(self, tokens, weights, layer_names):
+        self.tokens, self.weights = tokens, weights
+        layers, heads = weights.shape[:2]
+        style = {"description_width": "initial"}
+        lname = [(f"{i}: {n}" if n else str(i), i) for i, n in enumerate(layer_names)]
+        right_layer, right_head = (0, 1) if heads > 1 else (min(1, layers - 1), 0)
+
+        def dd(desc, options, value):
+            return widgets.Dropdown(options=options, value=value, description=desc, style=style)
+
+        controls = {
+            "query": dd("query token", [(token_label(tokens, i), i) for i in range(len(tokens))],
+                        tokens.index("it") if "it" in tokens else 0),
+            "left layer": dd("left: layer", lname, 0),
+            "left head": dd("head", list(range(heads)), 0),
+            "right layer": dd("right: layer", lname, right_layer),
+            "right head": dd("head", list(range(heads)), right_head),
+        }
+        super().__init__(
+            controls,
+            control_rows=[[controls["left layer"], controls["left head"]],
+                          [controls["right layer"], controls["right head"]], [controls["query"]]],
+            caption="compare any two heads; the outlined row is the query token",
+        )
+
+    def _build(self, figure):
+        axes = figure.subplots(1, 2)
+        art = SimpleNamespace(axes=axes, images=[], rows=[])
+        for k, ax in enumerate(axes):
+            image = ax.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0.0, vmax=1.0)
+            _set_heatmap(ax, image, self.weights[0, 0], self.tokens)
+            row = ax.add_patch(Rectangle((-0.5, -0.5), len(self.tokens), 1, fill=False, ec=ROW_COLOR, lw=2))
+            ax.set_xlabel("key (looked at)")
+            art.images.append(image)
+            art.rows.append(row)
+            self.dynamic(image, row)
+        axes[0].set_ylabel("query (looking)")
+        figure.colorbar(art.images[1], ax=axes, shrink=0.8, label="weight")
+        art.titles = [None, None]
+        return art
+
+    def _compute(self):
+        c = self.controls
+        picks = [(c[f"{s} layer"].value, c[f"{s} head"].value) for s in ("left", "right")]
+        return {"picks": picks, "query": c["query"].value,
+                "weights": [self.weights[layer, head] for layer, head in picks]}
+
+    def _apply(self, data, art):
+        from ..plotting import summarize_attention
+
+        q = data["query"]
+        parts = []
+        for k, ((layer, head), w) in enumerate(zip(data["picks"], data["weights"])):
+            art.images[k].set_data(w)
+            art.rows[k].set_xy((-0.5, q - 0.5))
+            title = f"layer {layer}, head {head}"
+            if art.titles[k] != title:  # titles are static: part of the static key
+                art.axes[k].set_title(title)
+                art.titles[k] = title
+            parts.append(f"{title}: " + summarize_attention(w, self.tokens, query=q))
+        return " | ".join(parts), tuple(art.titles)
+
+
+def make_heads_explorer(tokens, weights, *, layer_names=None) -> Explorer:
+    """Pick two (layer, head) pairs and compare their attention heatmaps side by side.
+
+    Parameters
+    ----------
+    tokens : sequence of str of length seq_len
+    weights : array_like of shape (layers, heads, seq_len, seq_len)
+        Every head's weights, as returned by the toy, real or trained model
+        ((heads, T, T) and (T, T) are accepted too).
+    layer_names : sequence of str, optional
+        A name per layer for the dropdowns, e.g. ``attn_helpers.toy.LAYER_NAMES``.
+
+    Returns
+    -------
+    Explorer
+        An ``ipywidgets.VBox``. The readout says where the chosen query looks in each head.
+    """
+    tokens = [str(t) for t in tokens]
+    weights = as_layers_heads(weights, tokens)
+    if len(tokens) > MAX_TOKENS:
+        raise ValueError(f"the heads explorer shows at most {MAX_TOKENS} tokens; got {len(tokens)}.")
+    layer_names = [""] * weights.shape[0] if layer_names is None else [str(n) for n in layer_names]
+    if len(layer_names) != weights.shape[0]:
+        raise ValueError(
+            f"layer_names must name each of the {weights.shape[0]} layers; got {len(layer_names)}."
+        )
+    return _HeadsExplorer(tokens, weights, layer_names)
