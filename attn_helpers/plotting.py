@@ -684,7 +684,8 @@ def summarize_attention(weights, tokens, *, query=None, query_tokens=None, top=1
     str
         For example ``"'it' gives 0.62 of its attention to 'trophy'"`` or, with ``top=2``,
         ``"'it' gives 0.62 of its attention to 'trophy', then 0.21 to 'suitcase'"``. A token that
-        occurs more than once is named with its position, ``'the' (#5)``.
+        occurs more than once is named with its position, ``'the' (#5)``. Uniform weights give
+        ``"'x' spreads its attention evenly: 0.25 to each of the 4 keys"``.
 
     Examples
     --------
@@ -721,6 +722,8 @@ def summarize_attention(weights, tokens, *, query=None, query_tokens=None, top=1
             who = _name(list(query_tokens), query)
         else:
             who = "this query"
+    if w.size > 1 and np.allclose(w, w[0], rtol=1e-9, atol=1e-12):
+        return f"{who} spreads its attention evenly: {w[0]:.2f} to each of the {w.size} keys"
     order = np.argsort(-w, kind="stable")[:top]
     parts = []
     for rank, j in enumerate(order):

@@ -318,3 +318,8 @@ def test_heatmap_of_scores_can_say_so():
     ax = plot_attention_heatmap(scores, vmin=None, colorbar_label="score")
     assert ax.images[0].colorbar.ax.get_ylabel() == "score"
     assert ax.images[0].get_clim() == (-1.0, 3.0)
+
+
+def test_summary_of_uniform_weights_names_no_winner():
+    text = summarize_attention(np.full((4, 4), 0.25), list("abcd"), query=1)
+    assert text == "'b' spreads its attention evenly: 0.25 to each of the 4 keys"
