@@ -308,3 +308,22 @@ def test_attend_rejects_a_list_and_bad_batch_size(model):
 def test_params_are_read_only(model):
     with pytest.raises(ValueError, match="read-only"):
         model.params["layers"][0]["w_q"][0, 0] = 1.0
+
+
+# --------------------------------------------------------------------------- notebook 08's checkers
+
+
+@pytest.mark.parametrize("name", ["mean_pool", "sink_share", "gelu"])
+def test_real_model_checkers_are_sound(name):
+    from attn_helpers.exercises import real_model  # noqa: F401 - registers the exercises
+    from attn_helpers.exercises._framework import assert_checker_sound
+
+    assert_checker_sound(name)
+
+
+def test_real_model_checkers_accept_the_package_functions():
+    from attn_helpers.exercises.real_model import check_gelu, check_mean_pool
+
+    assert check_gelu(gelu)
+    assert check_mean_pool(lambda hidden, lengths: mean_pool(hidden, lengths))
+    assert check_gelu(np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))))

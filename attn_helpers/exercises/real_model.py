@@ -1,0 +1,294 @@
+"""Exercises of notebook 08 (a real model): mean pooling, the attention-sink share, exact GELU."""
+
+import math
+
+import numpy as np
+
+from .._minilm_math import erf
+from ._framework import Case, Exercise, Mistake, check, register
+
+__all__ = ["check_gelu", "check_mean_pool", "check_sink_share"]
+
+NOTEBOOK = "08_real_model"
+
+
+# --------------------------------------------------------------------------- mean pooling
+
+
+def mean_pool_solution(hidden, lengths):
+    """Average each sequence's token vectors over its real (unpadded) tokens."""
+    seq_len = hidden.shape[1]
+    real = np.arange(seq_len)[None, :] < np.asarray(lengths)[:, None]  # (batch, seq_len)
+    total = (hidden * real[:, :, None]).sum(axis=1)  # (batch, seq_len, d_model) -> (batch, d_model)
+    return total / np.asarray(lengths)[:, None]
+
+
+def _mean_with_padding(hidden, lengths):
+    return hidden.mean(axis=1)
+
+
+def _sum_over_real(hidden, lengths):
+    real = np.arange(hidden.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return (hidden * real[:, :, None]).sum(axis=1)
+
+
+def _divide_by_seq_len(hidden, lengths):
+    real = np.arange(hidden.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return (hidden * real[:, :, None]).sum(axis=1) / hidden.shape[1]
+
+
+def _pooled_and_normalised(hidden, lengths):
+    pooled = mean_pool_solution(hidden, lengths)
+    return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+
+
+def _mean_over_features(hidden, lengths):
+    return hidden.mean(axis=2)
+
+
+_HIDDEN = np.arange(24.0).reshape(2, 4, 3) / 10  # (batch=2, seq_len=4, d_model=3)
+
+register(
+    Exercise(
+        name="mean_pool",
+        notebook=NOTEBOOK,
+        title="Mean pooling over real tokens",
+        reference=mean_pool_solution,
+        cases=[
+            Case((_HIDDEN, np.array([4, 4])), description="two unpadded sequences (2, 4, 3)"),
+            Case(
+                (_HIDDEN, np.array([2, 4])),
+                description="hidden (2, 4, 3) where the first sequence has 2 real tokens and 2 padding",
+            ),
+            Case(
+                (
+                    np.random.default_rng(0).standard_normal((3, 5, 4)),
+                    np.array([1, 5, 3]),
+                ),
+                description="hidden (3, 5, 4) with lengths [1, 5, 3]",
+            ),
+        ],
+        mistakes=[
+            Mistake(
+                "padding included",
+                _mean_with_padding,
+                "you averaged over every position, padding included, so a short sentence's "
+                "embedding depends on how long the others in its batch are. Average only over the "
+                "first `lengths[i]` tokens of sequence i.",
+            ),
+            Mistake(
+                "sum not mean",
+                _sum_over_real,
+                "you summed the real tokens' vectors but did not divide by how many there are.",
+            ),
+            Mistake(
+                "divided by seq_len",
+                _divide_by_seq_len,
+                "you summed only the real tokens (good) but divided by the padded seq_len instead "
+                "of each sequence's own length.",
+            ),
+            Mistake(
+                "normalised",
+                _pooled_and_normalised,
+                "your mean is right but you also scaled it to length 1. That is the next step "
+                "(l2_normalize); this exercise asks for the mean only.",
+            ),
+            Mistake(
+                "wrong axis",
+                _mean_over_features,
+                "you averaged over the feature axis (d_model, axis 2). Pool over the tokens "
+                "(axis 1) so each sentence keeps its d_model features.",
+            ),
+        ],
+        hints=[
+            "Build a boolean (batch, seq_len) array that is True for real tokens: compare "
+            "np.arange(seq_len) with lengths[:, None].",
+            "Multiply hidden by that mask (add an axis: mask[:, :, None]), sum over axis 1, then "
+            "divide by lengths[:, None].",
+        ],
+    )
+)
+
+
+def check_mean_pool(fn):
+    """Check your mean_pool(hidden, lengths) -> (batch, d_model): the mean over real tokens only."""
+    return check("mean_pool", fn)
+
+
+# --------------------------------------------------------------------------- attention sink share
+
+
+def sink_share_solution(weights, is_sink):
+    """Per layer: the share of attention landing on the sink keys, averaged over heads and queries."""
+    on_sinks = weights[..., np.asarray(is_sink)].sum(axis=-1)  # (layers, heads, seq_len_q)
+    return on_sinks.mean(axis=(1, 2))  # -> (layers,)
+
+
+def _query_axis(weights, is_sink):
+    return weights[..., np.asarray(is_sink), :].sum(axis=-1).mean(axis=(1, 2))
+
+
+def _summed_over_heads(weights, is_sink):
+    return weights[..., np.asarray(is_sink)].sum(axis=-1).sum(axis=1).mean(axis=1)
+
+
+def _per_head(weights, is_sink):
+    return weights[..., np.asarray(is_sink)].sum(axis=-1).mean(axis=2)
+
+
+def _count_share(weights, is_sink):
+    share = np.asarray(is_sink).mean()
+    return np.full(weights.shape[0], share)
+
+
+def _sink_case(seed, layers, heads, seq_len, sinks):
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((layers, heads, seq_len, seq_len)) * 2
+    weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    is_sink = np.zeros(seq_len, dtype=bool)
+    is_sink[list(sinks)] = True
+    return weights, is_sink
+
+
+register(
+    Exercise(
+        name="sink_share",
+        notebook=NOTEBOOK,
+        title="The attention-sink share per layer",
+        reference=sink_share_solution,
+        cases=[
+            Case(
+                (np.full((1, 1, 4, 4), 0.25), np.array([True, False, False, False])),
+                description="uniform weights (1, 1, 4, 4) with one sink key",
+            ),
+            Case(
+                _sink_case(1, 2, 3, 5, [0, 4]),
+                description="weights (2, 3, 5, 5) with sinks at keys 0 and 4",
+            ),
+            Case(
+                _sink_case(2, 6, 12, 7, [0, 5, 6]),
+                description="weights (6, 12, 7, 7), the MiniLM layout, with three sink keys",
+            ),
+        ],
+        mistakes=[
+            Mistake(
+                "query axis",
+                _query_axis,
+                "you selected the sink tokens on the query axis (rows). The share that *lands on* "
+                "a token is in its column: select keys with weights[..., is_sink].",
+            ),
+            Mistake(
+                "summed heads",
+                _summed_over_heads,
+                "you added the heads up instead of averaging them, so the share can exceed 1.",
+            ),
+            Mistake(
+                "per head",
+                _per_head,
+                "you returned one share per head. Average over the heads too, to get one number "
+                "per layer.",
+            ),
+            Mistake(
+                "token count",
+                _count_share,
+                "you returned the fraction of tokens that are sinks, which is what uniform "
+                "attention would give. Use the weights: how much attention actually lands there?",
+            ),
+        ],
+        hints=[
+            "weights[..., is_sink] keeps only the sink keys' columns: shape (layers, heads, "
+            "seq_len_q, number of sinks).",
+            "Sum over the last axis (the sinks), then average over heads and queries "
+            "(axes 1 and 2).",
+        ],
+    )
+)
+
+
+def check_sink_share(fn):
+    """Check your sink_share(weights, is_sink) -> (layers,): attention landing on the sink keys."""
+    return check("sink_share", fn)
+
+
+# --------------------------------------------------------------------------- exact GELU
+
+
+def gelu_solution(x):
+    """GELU(x) = x * Phi(x), with the standard normal CDF Phi(x) = (1 + erf(x / sqrt(2))) / 2."""
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def _tanh_gelu(x):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def _sigmoid_gelu(x):
+    return x / (1.0 + np.exp(-1.702 * x))
+
+
+def _no_half(x):
+    return x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def _no_sqrt2(x):
+    return 0.5 * x * (1.0 + erf(x))
+
+
+def _phi_only(x):
+    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+register(
+    Exercise(
+        name="gelu",
+        notebook=NOTEBOOK,
+        title="The exact (erf) GELU",
+        reference=gelu_solution,
+        cases=[
+            Case((np.array([0.0, 1.0, -1.0]),), description="x = [0, 1, -1]"),
+            Case((np.linspace(-4.0, 4.0, 17),), description="17 points from -4 to 4"),
+            Case(
+                (np.random.default_rng(3).standard_normal((2, 3, 5)) * 3,),
+                description="an array of shape (2, 3, 5)",
+            ),
+        ],
+        mistakes=[
+            Mistake(
+                "tanh approximation",
+                _tanh_gelu,
+                "you used the tanh approximation of GELU. It is close (within about 5e-4) but "
+                "not what BERT models use; use erf: 0.5 * x * (1 + erf(x / sqrt(2))).",
+            ),
+            Mistake(
+                "sigmoid approximation",
+                _sigmoid_gelu,
+                "you used the sigmoid approximation x * sigmoid(1.702 x). Use the exact form "
+                "with erf.",
+            ),
+            Mistake("missing half", _no_half, "your result is twice too large: keep the 0.5."),
+            Mistake(
+                "missing sqrt(2)",
+                _no_sqrt2,
+                "Phi(x), the normal CDF, is (1 + erf(x / sqrt(2))) / 2: you left out the "
+                "division by sqrt(2).",
+            ),
+            Mistake(
+                "Phi only",
+                _phi_only,
+                "you returned Phi(x), the probability, without multiplying by x.",
+            ),
+        ],
+        hints=[
+            "GELU(x) = x * Phi(x), where Phi is the standard normal CDF.",
+            "Phi(x) = 0.5 * (1 + erf(x / sqrt(2))); erf is attn_helpers.minilm.erf (numpy has "
+            "none; math.erf works on one number at a time).",
+        ],
+        rtol=1e-9,
+        atol=1e-12,
+    )
+)
+
+
+def check_gelu(fn):
+    """Check your gelu(x): the exact, erf-based GELU, element-wise."""
+    return check("gelu", fn)
