@@ -16,6 +16,7 @@ from .heads_masks import *  # noqa: F403
 from .learned_ex import *  # noqa: F403
 from .pitfalls import *  # noqa: F403
 from .qkv_softmax import *  # noqa: F403
+from .real_model import *  # noqa: F403
 from .warmup import *  # noqa: F403
 
 __all__ = ["check", "hint", "list_exercises", "reference_solution", "solution"] + [
