@@ -37,11 +37,15 @@ PARAM_NAMES = (
 
 
 def init_params(vocab_size: int, max_len: int, d_model: int, rng: np.random.Generator) -> dict:
-    """Random float64 parameters: embeddings ~ N(0, 1), matrices ~ N(0, 1/d_model)."""
+    """Random float64 parameters: embeddings ~ N(0, 0.5**2), matrices ~ N(0, 1/d_model).
+
+    Small embeddings keep the first attention weights close to uniform, so every token gets a
+    share of the gradient at the start (with N(0, 1) some seeds stalled on a plateau).
+    """
     std = 1.0 / math.sqrt(d_model)
     params = {
-        "tok_emb": rng.normal(0.0, 1.0, (vocab_size, d_model)),  # (V, d)
-        "pos_emb": rng.normal(0.0, 1.0, (max_len, d_model)),  # (T_max, d)
+        "tok_emb": rng.normal(0.0, 0.5, (vocab_size, d_model)),  # (V, d)
+        "pos_emb": rng.normal(0.0, 0.5, (max_len, d_model)),  # (T_max, d)
     }
     for name in PARAM_NAMES:
         if name.startswith("w_"):

@@ -80,6 +80,7 @@ _TEMPLATE_TOKENS = tuple(t.split() for t in TEMPLATES + REVERSED_TEMPLATES)
 _TEMPLATE_WORDS = sorted({w for t in _TEMPLATE_TOKENS for w in t if not w.startswith("{")})
 VOCAB = (PAD, *_TEMPLATE_WORDS, *NOUNS, *_ADJECTIVES)
 _INDEX = {w: i for i, w in enumerate(VOCAB)}
+_SLOT_WORDS = {"{obj}": NOUNS, "{cont}": NOUNS, "{adj}": _ADJECTIVES}
 MAX_LEN = max(len(t) for t in _TEMPLATE_TOKENS)
 _HELD_OUT_FRACTION, _SPLIT_SEED = 0.2, 2023  # the split of noun pairs never changes
 
@@ -112,9 +113,7 @@ def _parse(sentence: str):
             continue
         slots = {}
         for want, word in zip(pattern, tokens):
-            if want in ("{obj}", "{cont}") and word in NOUNS:
-                slots[want] = word
-            elif want == "{adj}" and word in _ADJECTIVES:
+            if word in _SLOT_WORDS.get(want, ()):
                 slots[want] = word
             elif want != word:
                 break
@@ -297,7 +296,7 @@ class PronounModel:
 
 
 def train_pronoun_model(
-    *, steps, seed, progress=True, d_model=16, num_heads=2, lr=0.02, batch_size=64,
+    *, steps, seed, progress=True, d_model=16, num_heads=2, lr=0.005, batch_size=64,
     train_pairs=2000, eval_every=25, snapshot_steps=(),
 ):  # fmt: skip
     """Train the pronoun model with Adam on minibatches of the training split; seeded.
