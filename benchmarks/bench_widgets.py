@@ -27,21 +27,41 @@ def _cases():
 
     tokens, weights = toy_attention(TROPHY_SENTENCE)
     return [
-        ("softmax", w.make_softmax_explorer,
-         [("score 0", [2.5, 0.0, -1.5, 4.0]), ("temperature", [0.3, 1.0, 3.0])]),
-        ("scaling", w.make_scaling_explorer,
-         [("spread", [0.5, 1.0, 1.5]), ("d_k", [16, 64, 256]), ("scaling", [False, True])]),
-        ("qkv", w.make_qkv_explorer,
-         [("q_x", [-2.0, 0.0, 2.0]), ("q_y", [-1.0, 1.0]), ("scale", [0.3, 1.0, 3.0])]),
-        ("sentence", w.make_sentence_explorer,
-         [("query", [1, 6, 8, 11]), ("layer", [0, 1])]),
-        ("heads", lambda: w.make_heads_explorer(tokens, weights, layer_names=LAYER_NAMES),
-         [("query", [1, 8, 11]), ("right head", [0])]),
-        ("mask", w.make_mask_explorer,
-         [("fill", ["-1e9", "safe", "-inf"]), ("num_pad", [1, 2, 3])]),
-        ("position", w.make_position_explorer,
-         [("order", ["reversed", "shuffled", "swap 'trophy' and 'suitcase'"]), ("positions", [True, False]),
-          ("base", [100, 10000])]),
+        (
+            "softmax",
+            w.make_softmax_explorer,
+            [("score 0", [2.5, 0.0, -1.5, 4.0]), ("temperature", [0.3, 1.0, 3.0])],
+        ),
+        (
+            "scaling",
+            w.make_scaling_explorer,
+            [("spread", [0.5, 1.0, 1.5]), ("d_k", [16, 64, 256]), ("scaling", [False, True])],
+        ),
+        (
+            "qkv",
+            w.make_qkv_explorer,
+            [("q_x", [-2.0, 0.0, 2.0]), ("q_y", [-1.0, 1.0]), ("scale", [0.3, 1.0, 3.0])],
+        ),
+        ("sentence", w.make_sentence_explorer, [("query", [1, 6, 8, 11]), ("layer", [0, 1])]),
+        (
+            "heads",
+            lambda: w.make_heads_explorer(tokens, weights, layer_names=LAYER_NAMES),
+            [("query", [1, 8, 11]), ("right head", [0])],
+        ),
+        (
+            "mask",
+            w.make_mask_explorer,
+            [("fill", ["-1e9", "safe", "-inf"]), ("num_pad", [1, 2, 3])],
+        ),
+        (
+            "position",
+            w.make_position_explorer,
+            [
+                ("order", ["reversed", "shuffled", "swap 'trophy' and 'suitcase'"]),
+                ("positions", [True, False]),
+                ("base", [100, 10000]),
+            ],
+        ),
     ]
 
 
@@ -100,18 +120,24 @@ def run(repeats=50) -> dict:
     ratio; ``full_renders`` counts updates that needed a full render (tick labels or limits
     changed) rather than redrawing only the changing artists.
     """
-    return {name: measure(builder, controls, repeats=repeats) for name, builder, controls in _cases()}
+    return {
+        name: measure(builder, controls, repeats=repeats) for name, builder, controls in _cases()
+    }
 
 
 def report(results: dict) -> str:
-    lines = [f"{'explorer':<10} {'update':>9} {'p90':>8} {'rebuild':>9} {'speedup':>8}  full/updates  goal"]
+    lines = [
+        f"{'explorer':<10} {'update':>9} {'p90':>8} {'rebuild':>9} {'speedup':>8}  full/updates  goal"
+    ]
     for name, r in results.items():
         lines.append(
             f"{name:<10} {r['update_ms']:>6.1f} ms {r['update_p90_ms']:>5.1f} ms {r['rebuild_ms']:>6.1f} ms "
             f"{r['speedup']:>7.1f}x  {r['full_renders']:>4}/{r['updates']:<7} "
             f"{'ok' if r['meets_goal'] else 'MISSED'}"
         )
-    lines.append(f"goal: median update <= {GOAL_MS:.0f} ms and >= {GOAL_SPEEDUP:.0f}x faster than a rebuild")
+    lines.append(
+        f"goal: median update <= {GOAL_MS:.0f} ms and >= {GOAL_SPEEDUP:.0f}x faster than a rebuild"
+    )
     return "\n".join(lines)
 
 

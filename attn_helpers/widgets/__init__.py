@@ -20,10 +20,15 @@ make_position_explorer    05          token order, positional encodings -> chang
 
 from ._base import Explorer, InputProblem
 from .lookup import make_qkv_explorer, soft_lookup
-from .masking import make_mask_explorer, masked_weights, mask_for
+from .masking import make_mask_explorer, mask_for, masked_weights
 from .positions import make_position_explorer, reordering_changes
 from .sentence import make_heads_explorer, make_sentence_explorer, prepare_sentence
-from .softmax import make_scaling_explorer, make_softmax_explorer, scaling_statistics, softmax_summary
+from .softmax import (
+    make_scaling_explorer,
+    make_softmax_explorer,
+    scaling_statistics,
+    softmax_summary,
+)
 
 __all__ = [
     "Explorer",

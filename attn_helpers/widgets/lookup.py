@@ -59,11 +59,21 @@ class _QKVExplorer(Explorer):
     def __init__(self):
         style = {"description_width": "initial"}
         controls = {
-            "q_x": widgets.FloatSlider(value=1.5, min=-3, max=3, step=0.1, description="query x", style=style),
-            "q_y": widgets.FloatSlider(value=0.5, min=-3, max=3, step=0.1, description="query y", style=style),
+            "q_x": widgets.FloatSlider(
+                value=1.5, min=-3, max=3, step=0.1, description="query x", style=style
+            ),
+            "q_y": widgets.FloatSlider(
+                value=0.5, min=-3, max=3, step=0.1, description="query y", style=style
+            ),
             "scale": widgets.FloatLogSlider(
-                value=1 / math.sqrt(2), base=10, min=-1.3, max=0.8, step=0.02,
-                description="scale (1/√d_k = 0.71)", readout_format=".2f", style=style,
+                value=1 / math.sqrt(2),
+                base=10,
+                min=-1.3,
+                max=0.8,
+                step=0.02,
+                description="scale (1/√d_k = 0.71)",
+                readout_format=".2f",
+                style=style,
             ),
         }
         super().__init__(
@@ -84,22 +94,39 @@ class _QKVExplorer(Explorer):
         ax_k, ax_w, ax_v = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.1, 1]})
         ax_k.scatter(KEYS[:, 0], KEYS[:, 1], s=60, color=LINE_COLOR, marker="s", zorder=2)
         for (x, y), tok in zip(KEYS, TOKENS):
-            ax_k.annotate(tok, (x, y), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=9)
+            ax_k.annotate(
+                tok, (x, y), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=9
+            )
         lines = [ax_k.plot([0, x], [0, y], color=BAR_COLOR, lw=0, zorder=1)[0] for x, y in KEYS]
-        (query,) = ax_k.plot([0], [0], marker="*", ms=16, color=HIGHLIGHT_COLOR, ls="none", zorder=3)
+        (query,) = ax_k.plot(
+            [0], [0], marker="*", ms=16, color=HIGHLIGHT_COLOR, ls="none", zorder=3
+        )
         ax_k.set(xlim=(-3.2, 3.2), ylim=(-3.2, 3.2), aspect="equal", title="query ★ and keys ■")
         ax_k.axhline(0, color="0.85", lw=0.8, zorder=0)
         ax_k.axvline(0, color="0.85", lw=0.8, zorder=0)
         bars = ax_w.bar(range(len(TOKENS)), np.zeros(len(TOKENS)), color=BAR_COLOR)
         ax_w.set_xticks(range(len(TOKENS)), TOKENS)
         ax_w.set(ylim=(0, 1), title="weights = softmax(q·k × scale)")
-        values = ax_v.scatter(VALUES[:, 0], VALUES[:, 1], s=np.full(len(TOKENS), 40.0), color=BAR_COLOR, zorder=2)
+        values = ax_v.scatter(
+            VALUES[:, 0], VALUES[:, 1], s=np.full(len(TOKENS), 40.0), color=BAR_COLOR, zorder=2
+        )
         for (x, y), tok in zip(VALUES, TOKENS):
-            ax_v.annotate(f"v_{tok}", (x, y), xytext=(0, 8), textcoords="offset points", ha="center", fontsize=8)
-        (output,) = ax_v.plot([0], [0], marker="*", ms=16, color=HIGHLIGHT_COLOR, mec="k", ls="none", zorder=3)
+            ax_v.annotate(
+                f"v_{tok}",
+                (x, y),
+                xytext=(0, 8),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
+        (output,) = ax_v.plot(
+            [0], [0], marker="*", ms=16, color=HIGHLIGHT_COLOR, mec="k", ls="none", zorder=3
+        )
         ax_v.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), aspect="equal", title="values ● and output ★")
         self.dynamic(*lines, query, *bars, values, output)  # numbers: in the readout line
-        return SimpleNamespace(ax_k=ax_k, lines=lines, query=query, bars=bars, values=values, output=output)
+        return SimpleNamespace(
+            ax_k=ax_k, lines=lines, query=query, bars=bars, values=values, output=output
+        )
 
     def _compute(self):
         c = self.controls

@@ -48,7 +48,9 @@ def mask_for(kind, seq_len, num_pad):
     if kind not in MASK_KINDS:
         raise ValueError(f"kind must be one of {MASK_KINDS}; got {kind!r}.")
     if not 0 <= num_pad < seq_len:
-        raise ValueError(f"num_pad must be between 0 and seq_len - 1 = {seq_len - 1}; got {num_pad}.")
+        raise ValueError(
+            f"num_pad must be between 0 and seq_len - 1 = {seq_len - 1}; got {num_pad}."
+        )
     words = [WORDS[i % len(WORDS)] for i in range(seq_len - num_pad)]
     if kind == "causal + left padding":
         tokens = [PAD] * num_pad + words
@@ -102,27 +104,50 @@ class _MaskExplorer(Explorer):
     def __init__(self):
         style = {"description_width": "initial"}
         controls = {
-            "kind": widgets.ToggleButtons(options=MASK_KINDS, value="causal", description="mask", style=style),
-            "num_pad": widgets.IntSlider(value=2, min=0, max=self.seq_len - 1, description="padding tokens", style=style),
-            "fill": widgets.Dropdown(options=[(FILL_LABELS[f], f) for f in FILLS], value="-inf",
-                                     description="blocked scores become", style=style),
+            "kind": widgets.ToggleButtons(
+                options=MASK_KINDS, value="causal", description="mask", style=style
+            ),
+            "num_pad": widgets.IntSlider(
+                value=2, min=0, max=self.seq_len - 1, description="padding tokens", style=style
+            ),
+            "fill": widgets.Dropdown(
+                options=[(FILL_LABELS[f], f) for f in FILLS],
+                value="-inf",
+                description="blocked scores become",
+                style=style,
+            ),
         }
         rng = np.random.default_rng(0)
         self._scores = rng.normal(0.0, 1.5, size=(self.seq_len, self.seq_len))  # (T_q, T_k)
         super().__init__(
-            controls, control_rows=[[controls["kind"]], [controls["num_pad"], controls["fill"]]],
+            controls,
+            control_rows=[[controls["kind"]], [controls["num_pad"], controls["fill"]]],
             caption="try causal + left padding with each fill: what happens to rows with no key?",
         )
 
     def _build(self, figure):
         ax_m, ax_w = figure.subplots(1, 2)
         n = self.seq_len
-        mask_image = ax_m.imshow(np.ones((n, n)), cmap=ListedColormap(["#f0f0f0", "#3b528b"]), vmin=0, vmax=1)
+        mask_image = ax_m.imshow(
+            np.ones((n, n)), cmap=ListedColormap(["#f0f0f0", "#3b528b"]), vmin=0, vmax=1
+        )
         cmap = colormaps["viridis"].with_extremes(bad=NAN_COLOR)
         image = ax_w.imshow(np.zeros((n, n)), cmap=cmap, vmin=0.0, vmax=1.0)
         figure.colorbar(image, ax=ax_w, shrink=0.8, label="weight (red = NaN)")
-        notes = [ax_w.text(n - 0.3, i, "", ha="left", va="center", fontsize=8, clip_on=False,
-                           color=NAN_COLOR, fontweight="bold") for i in range(n)]
+        notes = [
+            ax_w.text(
+                n - 0.3,
+                i,
+                "",
+                ha="left",
+                va="center",
+                fontsize=8,
+                clip_on=False,
+                color=NAN_COLOR,
+                fontweight="bold",
+            )
+            for i in range(n)
+        ]
         for ax in (ax_m, ax_w):  # the widest labels, so the frozen layout has room for all
             ax.set_xticks(range(n), [*WORDS, PAD][:n], rotation=90, fontsize=8)
             ax.set_yticks(range(n), [*WORDS, PAD][:n], fontsize=8)
@@ -132,15 +157,21 @@ class _MaskExplorer(Explorer):
             ax.set_xlabel("key")
         ax_m.set_ylabel("query")
         self.dynamic(mask_image, image, *notes)
-        return SimpleNamespace(ax_m=ax_m, ax_w=ax_w, mask_image=mask_image, image=image,
-                               notes=notes, tokens=None)
+        return SimpleNamespace(
+            ax_m=ax_m, ax_w=ax_w, mask_image=mask_image, image=image, notes=notes, tokens=None
+        )
 
     def _compute(self):
         c = self.controls
         mask, tokens = mask_for(c["kind"].value, self.seq_len, c["num_pad"].value)
         weights = masked_weights(self._scores, mask, fill=c["fill"].value)
-        return {"mask": mask, "tokens": tokens, "weights": weights, "fill": c["fill"].value,
-                "kind": c["kind"].value}
+        return {
+            "mask": mask,
+            "tokens": tokens,
+            "weights": weights,
+            "fill": c["fill"].value,
+            "kind": c["kind"].value,
+        }
 
     def _apply(self, data, art):
         tokens, mask, w = data["tokens"], data["mask"], data["weights"]
@@ -164,9 +195,13 @@ class _MaskExplorer(Explorer):
             }[data["fill"]]
             readout = f"{full_rows.size} fully masked row(s): {rows}: {effect}."
         else:
-            readout = "No row is fully masked: every query keeps at least one key, so all fills agree."
+            readout = (
+                "No row is fully masked: every query keeps at least one key, so all fills agree."
+            )
         sums = np.nansum(w, axis=-1)
-        readout += " Row sums: " + " ".join("NaN" if np.isnan(w[i]).any() else f"{s:.2f}" for i, s in enumerate(sums))
+        readout += " Row sums: " + " ".join(
+            "NaN" if np.isnan(w[i]).any() else f"{s:.2f}" for i, s in enumerate(sums)
+        )
         return readout, tuple(tokens)
 
 

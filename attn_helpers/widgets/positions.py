@@ -13,7 +13,21 @@ from ._base import Explorer
 
 __all__ = ["ORDERS", "make_position_explorer", "reorder", "reordering_changes"]
 
-TOKENS = ("The", "trophy", "didn't", "fit", "in", "the", "suitcase", "because", "it", "was", "too", "big", ".")
+TOKENS = (
+    "The",
+    "trophy",
+    "didn't",
+    "fit",
+    "in",
+    "the",
+    "suitcase",
+    "because",
+    "it",
+    "was",
+    "too",
+    "big",
+    ".",
+)
 ORDERS = ("original", "swap 'trophy' and 'suitcase'", "reversed", "shuffled")
 BAR_COLOR = "#21918c"  # viridis(0.5)
 HIGHLIGHT_COLOR = "#440154"  # viridis(0.0)
@@ -36,7 +50,9 @@ def reorder(order, seq_len, *, seed=0) -> np.ndarray:
     raise ValueError(f"order must be one of {ORDERS}; got {order!r}.")
 
 
-def reordering_changes(tokens, perm, *, d_model=16, base=10000.0, use_positions=True, seed=0) -> dict:
+def reordering_changes(
+    tokens, perm, *, d_model=16, base=10000.0, use_positions=True, seed=0
+) -> dict:
     """How much each token's self-attention output changes when the tokens are reordered.
 
     Each distinct word gets a fixed random embedding (seeded); random projections w_q, w_k, w_v
@@ -92,23 +108,38 @@ class _PositionExplorer(Explorer):
     def __init__(self):
         style = {"description_width": "initial"}
         controls = {
-            "order": widgets.Dropdown(options=ORDERS, value=ORDERS[1], description="reorder", style=style),
-            "positions": widgets.Checkbox(value=False, description="add sinusoidal positions", style=style),
-            "d_model": widgets.SelectionSlider(options=[4, 8, 16, 32, 64, 128], value=16,
-                                               description="d_model", style=style),
-            "base": widgets.SelectionSlider(options=[10, 100, 1000, 10000, 100000], value=10000,
-                                            description="base", style=style),
+            "order": widgets.Dropdown(
+                options=ORDERS, value=ORDERS[1], description="reorder", style=style
+            ),
+            "positions": widgets.Checkbox(
+                value=False, description="add sinusoidal positions", style=style
+            ),
+            "d_model": widgets.SelectionSlider(
+                options=[4, 8, 16, 32, 64, 128], value=16, description="d_model", style=style
+            ),
+            "base": widgets.SelectionSlider(
+                options=[10, 100, 1000, 10000, 100000], value=10000, description="base", style=style
+            ),
         }
         super().__init__(
             controls,
-            control_rows=[[controls["order"], controls["positions"]], [controls["d_model"], controls["base"]]],
+            control_rows=[
+                [controls["order"], controls["positions"]],
+                [controls["d_model"], controls["base"]],
+            ],
             caption="reorder the sentence; which outputs change, with and without positions?",
         )
 
     def _build(self, figure):
         ax_p, ax_c = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
-        image = ax_p.imshow(np.zeros((HEATMAP_POSITIONS, 4)), cmap="viridis", vmin=-1, vmax=1,
-                            aspect="auto", interpolation="nearest")
+        image = ax_p.imshow(
+            np.zeros((HEATMAP_POSITIONS, 4)),
+            cmap="viridis",
+            vmin=-1,
+            vmax=1,
+            aspect="auto",
+            interpolation="nearest",
+        )
         figure.colorbar(image, ax=ax_p, shrink=0.8)
         ax_p.set_xlabel("feature (even: sin, odd: cos)")
         ax_p.set_ylabel("position")
@@ -118,18 +149,28 @@ class _PositionExplorer(Explorer):
         ax_c.set_ylim(0, 1.5)
         ax_c.set_ylabel("relative change of output")
         ax_c.set_title("How much each token's output changed")
-        note = ax_c.text(0.5, 0.93, "", transform=ax_c.transAxes, ha="center", va="top", fontsize=9)
-        self.dynamic(image, *bars, note)
-        return SimpleNamespace(ax_p=ax_p, image=image, bars=bars, note=note, d_model=None, base=None)
+        self.dynamic(*bars)  # the heatmap is static: it changes only with the static key
+        return SimpleNamespace(ax_p=ax_p, image=image, bars=bars, d_model=None, base=None)
 
     def _compute(self):
         c = self.controls
         perm = reorder(c["order"].value, len(TOKENS))
-        result = reordering_changes(TOKENS, perm, d_model=c["d_model"].value, base=float(c["base"].value),
-                                    use_positions=c["positions"].value)
-        result["heatmap"] = sinusoidal_positions(HEATMAP_POSITIONS, c["d_model"].value, base=float(c["base"].value))
-        result.update(d_model=c["d_model"].value, base=c["base"].value, use_positions=c["positions"].value,
-                      order=c["order"].value)
+        result = reordering_changes(
+            TOKENS,
+            perm,
+            d_model=c["d_model"].value,
+            base=float(c["base"].value),
+            use_positions=c["positions"].value,
+        )
+        result["heatmap"] = sinusoidal_positions(
+            HEATMAP_POSITIONS, c["d_model"].value, base=float(c["base"].value)
+        )
+        result.update(
+            d_model=c["d_model"].value,
+            base=c["base"].value,
+            use_positions=c["positions"].value,
+            order=c["order"].value,
+        )
         return result
 
     def _apply(self, data, art):
@@ -139,14 +180,17 @@ class _PositionExplorer(Explorer):
             art.image.set_extent((-0.5, d_model - 0.5, HEATMAP_POSITIONS - 0.5, -0.5))
             art.ax_p.set_xlim(-0.5, d_model - 0.5)
             art.ax_p.set_title(f"sinusoidal positions, d_model={d_model}, base={data['base']}")
-        art.image.set_data(data["heatmap"])
+            art.image.set_data(data["heatmap"])
         change = data["change"]
         changed = change > CHANGED
         for bar, h, big in zip(art.bars, np.minimum(change, 1.5), changed):
             bar.set_height(h)
             bar.set_color(HIGHLIGHT_COLOR if big else BAR_COLOR)
-        mode = "with positions" if data["use_positions"] else "without positions"
-        art.note.set_text(f"{data['order']}, {mode}")
+        mode = (
+            f"{data['order']}, with positions"
+            if data["use_positions"]
+            else f"{data['order']}, without positions"
+        )
         if not changed.any():
             readout = (
                 f"{mode}: reordering changes no token's output (largest change {change.max():.1e}); "

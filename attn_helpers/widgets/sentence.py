@@ -71,7 +71,7 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
     if not isinstance(sentence, str) or not sentence.strip():
         raise InputProblem("Type a sentence first, e.g. " + repr(RUNNING_EXAMPLE) + ".")
     words = sentence.split()
-    if len(words) > 4 * max_tokens:  # far too long: do not even run the model
+    if len(words) > 10 * max_tokens:  # far too long: do not even run the model
         raise InputProblem(
             f"That text has {len(words)} words; this explorer shows at most {max_tokens} tokens."
         )
@@ -80,7 +80,9 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
     except ValueError as err:
         raise InputProblem(f"Can't use that sentence: {err}") from err
     except Exception as err:
-        raise InputProblem(f"The model failed on that sentence ({type(err).__name__}: {err}).") from err
+        raise InputProblem(
+            f"The model failed on that sentence ({type(err).__name__}: {err})."
+        ) from err
     tokens = [str(t) for t in tokens]
     if len(tokens) > max_tokens:
         raise InputProblem(
@@ -119,16 +121,24 @@ class _SentenceExplorer(Explorer):
         style = {"description_width": "initial"}
         controls = {
             "sentence": widgets.Text(
-                value=sentence, description="sentence", continuous_update=False,
-                layout=widgets.Layout(width="640px"), style=style,
+                value=sentence,
+                description="sentence",
+                continuous_update=False,
+                layout=widgets.Layout(width="640px"),
+                style=style,
             ),
-            "query": widgets.Dropdown(options=[("-", 0)], value=0, description="query token", style=style),
+            "query": widgets.Dropdown(
+                options=[("-", 0)], value=0, description="query token", style=style
+            ),
             "layer": widgets.Dropdown(options=[0], value=0, description="layer", style=style),
             "head": widgets.Dropdown(options=[0], value=0, description="head", style=style),
         }
         super().__init__(
             controls,
-            control_rows=[[controls["sentence"]], [controls["query"], controls["layer"], controls["head"]]],
+            control_rows=[
+                [controls["sentence"]],
+                [controls["query"], controls["layer"], controls["head"]],
+            ],
             caption="type a sentence and press Enter; pick the query token",
         )
 
@@ -146,8 +156,17 @@ class _SentenceExplorer(Explorer):
         ax_l.set_xlim(0, 1)
         ax_l.axis("off")
         self.dynamic(image, row, marker, lines)
-        return SimpleNamespace(ax_h=ax_h, image=image, row=row, ax_l=ax_l, lines=lines,
-                               marker=marker, left=left, right=right, tokens=None)
+        return SimpleNamespace(
+            ax_h=ax_h,
+            image=image,
+            row=row,
+            ax_l=ax_l,
+            lines=lines,
+            marker=marker,
+            left=left,
+            right=right,
+            tokens=None,
+        )
 
     def _sync_choices(self, tokens, weights):
         c = self.controls
@@ -169,7 +188,9 @@ class _SentenceExplorer(Explorer):
         c = self.controls
         shown = self._shown
         if shown is None or c["sentence"].value != self._shown_text:
-            tokens, weights = prepare_sentence(c["sentence"].value, self.attend, max_tokens=self.max_tokens)
+            tokens, weights = prepare_sentence(
+                c["sentence"].value, self.attend, max_tokens=self.max_tokens
+            )
             self._sync_choices(tokens, weights)
             self._shown, self._shown_text = (tokens, weights), c["sentence"].value
         tokens, weights = self._shown
@@ -217,7 +238,9 @@ class _SentenceExplorer(Explorer):
         return readout, tuple(tokens)
 
 
-def make_sentence_explorer(sentence=RUNNING_EXAMPLE, attend=None, *, max_tokens=MAX_TOKENS) -> Explorer:
+def make_sentence_explorer(
+    sentence=RUNNING_EXAMPLE, attend=None, *, max_tokens=MAX_TOKENS
+) -> Explorer:
     """Type a sentence, pick a query token, see its attention as a heatmap and as lines.
 
     Parameters
@@ -261,8 +284,11 @@ class _HeadsExplorer(Explorer):
             return widgets.Dropdown(options=options, value=value, description=desc, style=style)
 
         controls = {
-            "query": dd("query token", [(token_label(tokens, i), i) for i in range(len(tokens))],
-                        tokens.index("it") if "it" in tokens else 0),
+            "query": dd(
+                "query token",
+                [(token_label(tokens, i), i) for i in range(len(tokens))],
+                tokens.index("it") if "it" in tokens else 0,
+            ),
             "left layer": dd("left: layer", lname, 0),
             "left head": dd("head", list(range(heads)), 0),
             "right layer": dd("right: layer", lname, right_layer),
@@ -270,18 +296,23 @@ class _HeadsExplorer(Explorer):
         }
         super().__init__(
             controls,
-            control_rows=[[controls["left layer"], controls["left head"]],
-                          [controls["right layer"], controls["right head"]], [controls["query"]]],
+            control_rows=[
+                [controls["left layer"], controls["left head"]],
+                [controls["right layer"], controls["right head"]],
+                [controls["query"]],
+            ],
             caption="compare any two heads; the outlined row is the query token",
         )
 
     def _build(self, figure):
         axes = figure.subplots(1, 2)
         art = SimpleNamespace(axes=axes, images=[], rows=[])
-        for k, ax in enumerate(axes):
+        for ax in axes:
             image = ax.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0.0, vmax=1.0)
             _set_heatmap(ax, image, self.weights[0, 0], self.tokens)
-            row = ax.add_patch(Rectangle((-0.5, -0.5), len(self.tokens), 1, fill=False, ec=ROW_COLOR, lw=2))
+            row = ax.add_patch(
+                Rectangle((-0.5, -0.5), len(self.tokens), 1, fill=False, ec=ROW_COLOR, lw=2)
+            )
             ax.set_xlabel("key (looked at)")
             art.images.append(image)
             art.rows.append(row)
@@ -294,8 +325,11 @@ class _HeadsExplorer(Explorer):
     def _compute(self):
         c = self.controls
         picks = [(c[f"{s} layer"].value, c[f"{s} head"].value) for s in ("left", "right")]
-        return {"picks": picks, "query": c["query"].value,
-                "weights": [self.weights[layer, head] for layer, head in picks]}
+        return {
+            "picks": picks,
+            "query": c["query"].value,
+            "weights": [self.weights[layer, head] for layer, head in picks],
+        }
 
     def _apply(self, data, art):
         from ..plotting import summarize_attention
@@ -333,7 +367,9 @@ def make_heads_explorer(tokens, weights, *, layer_names=None) -> Explorer:
     tokens = [str(t) for t in tokens]
     weights = as_layers_heads(weights, tokens)
     if len(tokens) > MAX_TOKENS:
-        raise ValueError(f"the heads explorer shows at most {MAX_TOKENS} tokens; got {len(tokens)}.")
+        raise ValueError(
+            f"the heads explorer shows at most {MAX_TOKENS} tokens; got {len(tokens)}."
+        )
     layer_names = [""] * weights.shape[0] if layer_names is None else [str(n) for n in layer_names]
     if len(layer_names) != weights.shape[0]:
         raise ValueError(

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..core import softmax
-from ._base import Explorer, InputProblem
+from ._base import Explorer
 
 __all__ = [
     "make_scaling_explorer",
@@ -68,19 +68,31 @@ class _SoftmaxExplorer(Explorer):
         self.tokens = tokens
         sliders = {
             f"score {i}": widgets.FloatSlider(
-                value=float(s), min=-6.0, max=6.0, step=0.1, description=f"{tok}",
-                readout_format=".1f", style={"description_width": "70px"},
+                value=float(s),
+                min=-6.0,
+                max=6.0,
+                step=0.1,
+                description=f"{tok}",
+                readout_format=".1f",
+                style={"description_width": "70px"},
             )
             for i, (s, tok) in enumerate(zip(scores, tokens))
         }
         temperature = widgets.FloatLogSlider(
-            value=1.0, base=10, min=-1.3, max=1.0, step=0.05, description="temperature",
-            readout_format=".2f", style={"description_width": "80px"},
+            value=1.0,
+            base=10,
+            min=-1.3,
+            max=1.0,
+            step=0.05,
+            description="temperature",
+            readout_format=".2f",
+            style={"description_width": "80px"},
         )
         controls = {**sliders, "temperature": temperature}
         rows = [list(sliders.values())[i : i + 2] for i in range(0, len(sliders), 2)]
         super().__init__(
-            controls, control_rows=[*rows, [temperature]],
+            controls,
+            control_rows=[*rows, [temperature]],
             caption="move a score or the temperature; the weights always sum to 1",
         )
 
@@ -199,7 +211,11 @@ def scaling_statistics(
     if scale not in SCALE_CHOICES:
         raise ValueError(f"scale must be one of {SCALE_CHOICES}; got {scale!r}.")
     d_model = num_heads * d_k
-    factor = {"sqrt(d_k)": 1 / math.sqrt(d_k), "sqrt(d_model)": 1 / math.sqrt(d_model), "none": 1.0}[scale]
+    factor = {
+        "sqrt(d_k)": 1 / math.sqrt(d_k),
+        "sqrt(d_model)": 1 / math.sqrt(d_model),
+        "none": 1.0,
+    }[scale]
     rng = np.random.default_rng(seed)
     q = rng.normal(0.0, spread, size=(num_queries, d_k))
     k = rng.normal(0.0, spread, size=(seq_len, d_k))
@@ -246,13 +262,18 @@ class _ScalingExplorer(Explorer):
                 value=1.0, min=0.25, max=2.0, step=0.05, description="spread of q, k"
             ),
             "scaling": widgets.ToggleButton(value=True, description="scaling on"),
-            "scale": widgets.Dropdown(options=SCALE_CHOICES, value="sqrt(d_k)", description="divide by"),
+            "scale": widgets.Dropdown(
+                options=SCALE_CHOICES, value="sqrt(d_k)", description="divide by"
+            ),
         }
         for c in controls.values():
             c.style = {"description_width": "initial"}
         super().__init__(
             controls,
-            control_rows=[[controls["d_k"], controls["spread"]], [controls["scaling"], controls["scale"]]],
+            control_rows=[
+                [controls["d_k"], controls["spread"]],
+                [controls["scaling"], controls["scale"]],
+            ],
             caption="grow d_k with scaling off, then on; watch the weights' shape",
         )
         self._ylim = None
@@ -260,10 +281,16 @@ class _ScalingExplorer(Explorer):
     def _build(self, figure):
         ax_s, ax_w = figure.subplots(1, 2)
         centers = (HIST_EDGES[:-1] + HIST_EDGES[1:]) / 2
-        width = HIST_EDGES[1] - HIST_EDGES[0]
-        hist = ax_s.stairs(np.zeros(centers.size), HIST_EDGES, fill=True, color=BAR_COLOR, label="scores")
-        (theory,) = ax_s.plot(centers, np.zeros(centers.size), color=HIGHLIGHT_COLOR, lw=1.5,
-                              label="theory N(0, std²)")
+        hist = ax_s.stairs(
+            np.zeros(centers.size), HIST_EDGES, fill=True, color=BAR_COLOR, label="scores"
+        )
+        (theory,) = ax_s.plot(
+            centers,
+            np.zeros(centers.size),
+            color=HIGHLIGHT_COLOR,
+            lw=1.5,
+            label="theory N(0, std²)",
+        )
         peak = ax_s.text(0, HIST_YMAX, "", ha="center", va="bottom", fontsize=8, clip_on=False)
         ax_s.set_xlim(-HIST_LIMIT, HIST_LIMIT)
         ax_s.set_ylim(0, HIST_YMAX)
@@ -286,7 +313,9 @@ class _ScalingExplorer(Explorer):
         c = self.controls
         c["scale"].disabled = not c["scaling"].value
         scale = c["scale"].value if c["scaling"].value else "none"
-        stats = scaling_statistics(c["d_k"].value, spread=c["spread"].value, scale=scale, seq_len=self.seq_len)
+        stats = scaling_statistics(
+            c["d_k"].value, spread=c["spread"].value, scale=scale, seq_len=self.seq_len
+        )
         stats["scale"] = scale
         stats["fractions"] = histogram_fractions(stats["scores"])
         stats["theory"] = theory_fractions(stats["theory_std"])
@@ -324,4 +353,3 @@ def make_scaling_explorer() -> Explorer:
         deviation of the scores, the mean entropy and the mean top weight.
     """
     return _ScalingExplorer()
-
