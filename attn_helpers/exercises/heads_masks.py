@@ -250,7 +250,7 @@ register(
     Exercise(
         name="attention_entropy",
         notebook="03_self_attention",
-        title="How spread out is each token's attention?",
+        title="The entropy of each token's attention",
         reference=attention_entropy_solution,
         cases=[
             Case(
