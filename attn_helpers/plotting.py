@@ -52,9 +52,21 @@ _MIN_LABEL_PT = 7.0  # smallest tick-label font size we accept before thinning l
 # --------------------------------------------------------------------------- validation
 
 
-def _weights_array(weights, ndim: int, hint: str) -> np.ndarray:
-    """``weights`` as a float array with exactly ``ndim`` axes, or a teaching error."""
-    arr = as_float_array(weights, "weights")
+def _weights_array(weights, ndim: int, hint: str, *, allow_nan: bool = False) -> np.ndarray:
+    """``weights`` as a float array with exactly ``ndim`` axes, or a teaching error.
+
+    With ``allow_nan`` NaN entries pass (a heatmap shows them in grey, to show what a broken mask
+    does); otherwise NaN is an error, as everywhere in the package.
+    """
+    if allow_nan:
+        arr = np.asarray(weights)
+        if arr.dtype.kind in "fc" and np.isnan(arr).any():
+            clean = as_float_array(np.where(np.isnan(arr), 0.0, arr), "weights")
+            arr = np.where(np.isnan(arr), np.nan, clean)
+        else:
+            arr = as_float_array(arr, "weights")
+    else:
+        arr = as_float_array(weights, "weights")
     if arr.ndim != ndim:
         axes = {
             1: "(seq_len_k,)",
@@ -204,7 +216,8 @@ def plot_attention_heatmap(
     Parameters
     ----------
     weights : array_like of shape (seq_len_q, seq_len_k)
-        Attention weights (or scores, with ``vmin=None``).
+        Attention weights (or scores, with ``vmin=None``). NaN and -inf entries are allowed here and
+        drawn in grey, so a notebook can show what a broken mask produces (+inf is an error).
     tokens : sequence of str of length seq_len_k, optional
         Key labels (columns). Also used for the rows when ``query_tokens`` is not given and the
         matrix is square (self-attention).
@@ -232,7 +245,7 @@ def plot_attention_heatmap(
         Artists: ``ax.images[0]`` is the image (update with ``set_data``); its ``.colorbar`` is the
         colour bar (or None); with ``annotate`` the numbers are ``ax.texts`` in row-major order.
     """
-    w = _weights_array(weights, 2, _HINT_2D)
+    w = _weights_array(weights, 2, _HINT_2D, allow_nan=True)
     n_q, n_k = w.shape
     keys = None if tokens is None else _token_list(tokens, n_k, "tokens", "keys (columns)", w.shape)
     if query_tokens is not None:
@@ -243,9 +256,10 @@ def plot_attention_heatmap(
         queries = None
 
     ax = plt.gca() if ax is None else ax
+    cmap = plt.get_cmap(cmap).with_extremes(bad="0.75")  # NaN cells: grey, outside the colour scale
     kw = {"cmap": cmap, "vmin": vmin, "vmax": vmax, "interpolation": "nearest"}
     kw.update(imshow_kw or {})
-    image = ax.imshow(w, **kw)
+    image = ax.imshow(np.ma.masked_invalid(w), **kw)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=colorbar_label, fraction=0.046, pad=0.03)
 
@@ -279,8 +293,8 @@ def _annotate_cells(ax, image, w: np.ndarray) -> None:
             stacklevel=3,
         )
         return
-    norm = image.norm if image.norm.vmin is not None else Normalize(w.min(), w.max())
-    rgba = image.cmap(norm(w))
+    norm = image.norm if image.norm.vmin is not None else Normalize(np.nanmin(w), np.nanmax(w))
+    rgba = image.cmap(norm(np.ma.masked_invalid(w)))  # NaN and -inf cells get the grey "bad" colour
     luminance = rgba[..., :3] @ np.array([0.2126, 0.7152, 0.0722])  # (n_q, n_k)
     for i in range(n_q):
         for j in range(n_k):

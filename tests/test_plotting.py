@@ -323,3 +323,27 @@ def test_heatmap_of_scores_can_say_so():
 def test_summary_of_uniform_weights_names_no_winner():
     text = summarize_attention(np.full((4, 4), 0.25), list("abcd"), query=1)
     assert text == "'b' spreads its attention evenly: 0.25 to each of the 4 keys"
+
+
+def test_heatmap_shows_nan_rows_in_grey():
+    w = np.array([[1.0, 0.0], [np.nan, np.nan]])  # what -inf masking does to a fully masked row
+    ax = plot_attention_heatmap(w, tokens=["a", "b"], annotate=True)
+    image = ax.images[0]
+    assert image.get_array().mask.tolist() == [[False, False], [True, True]]
+    assert image.get_cmap().get_bad().tolist() == list(matplotlib.colors.to_rgba("0.75"))
+    assert [t.get_text() for t in ax.texts] == ["1.00", "0.00", "nan", "nan"]
+
+
+def test_other_helpers_still_reject_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        plot_weight_bars([np.nan, 1.0], ["a", "b"])
+    with pytest.raises(ValueError, match=r"\+inf"):
+        plot_attention_heatmap(np.array([[np.inf, 0.0]]))
+
+
+def test_heatmap_of_masked_scores_greys_out_minus_inf():
+    scores = np.array([[0.5, -np.inf], [-2.0, 3.0]])
+    ax = plot_attention_heatmap(scores, vmin=None, annotate=True, colorbar_label="score")
+    assert ax.images[0].get_array().mask.tolist() == [[False, True], [False, False]]
+    assert ax.texts[1].get_text() == "-inf"
+    assert ax.texts[1].get_color() == "black"  # readable on the grey cell
