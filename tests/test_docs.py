@@ -434,3 +434,14 @@ def test_solutions_notebook_enumerates_exercises_instead_of_hard_coding_them():
     exercises, _ = _exercises()
     hard_coded = [n for n in exercises.list_exercises() if f'"{n}"' in code or f"'{n}'" in code]
     assert not hard_coded, f"the solutions notebook hard-codes exercise names: {hard_coded}"
+
+
+def test_teaching_guide_lists_every_registered_exercise():
+    """The guide's exercise table is what instructors prepare from: it must not fall behind."""
+    text = (DOCS / "teaching.md").read_text(encoding="utf-8")
+    exercises, _ = _exercises()
+    missing = [name for name in exercises.list_exercises() if f"| `{name}` |" not in text]
+    assert not missing, (
+        f"docs/teaching.md's exercise table has no row for {missing}; add one per exercise "
+        "(notebook, name, title, the mistakes its checker recognises)"
+    )
