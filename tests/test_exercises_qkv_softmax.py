@@ -144,3 +144,27 @@ def test_mask_after_softmax_is_diagnosed():
     res = ex.check_attention(attention)
     assert res.mistake == "mask applied after softmax"
     assert "causal mask" in res.message
+
+
+def test_softmax_with_one_global_max_is_diagnosed():
+    def softmax(x, axis=-1):
+        e = np.exp(x - x.max())
+        return e / e.sum(axis=axis, keepdims=True)
+
+    with np.errstate(under="ignore", invalid="ignore"):
+        res = ex.check_softmax(softmax)
+    assert res.mistake == "max of the whole array"
+    assert "very different sizes" in res.message
+
+
+def test_attention_with_k_T_on_heads_is_told_about_swapaxes():
+    def attention(q, k, v, mask=None):
+        scores = q @ k.T / np.sqrt(q.shape[-1])
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
+        weights = package_softmax(scores)
+        return weights @ v, weights
+
+    res = ex.check_attention(attention)
+    assert not res
+    assert "swapaxes" in res.message

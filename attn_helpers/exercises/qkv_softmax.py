@@ -328,6 +328,13 @@ def _softmax_global(x, axis=-1):
     return e / e.sum()
 
 
+def _softmax_global_max(x, axis=-1):
+    x = np.asarray(x, dtype=float)
+    with np.errstate(under="ignore", invalid="ignore"):
+        e = np.exp(x - x.max())  # one max for the whole array: small rows underflow to 0 / 0
+        return e / e.sum(axis=axis, keepdims=True)
+
+
 def _softmax_max_only(x, axis=-1):
     x = np.asarray(x, dtype=float)
     return np.exp(x - x.max(axis=axis, keepdims=True))  # not normalised
@@ -354,6 +361,10 @@ register(
                 {"axis": 0},
                 description="a (3, 2) matrix with axis=0",
             ),
+            Case(
+                (np.array([[0.0, 1.0], [1000.0, 1001.0]]),),
+                description="a (2, 2) matrix whose rows have very different sizes",
+            ),
         ],
         mistakes=[
             Mistake(
@@ -374,6 +385,13 @@ register(
                 _softmax_global,
                 "you divided by the sum over the whole array, so only the grand total is 1. "
                 "Sum along the axis only, with keepdims=True so the division broadcasts.",
+            ),
+            Mistake(
+                "max of the whole array",
+                _softmax_global_max,
+                "you got NaN in a row whose scores are all far below the array's overall maximum: "
+                "subtracting that one maximum makes every exp in the row underflow to 0, and 0 / 0 "
+                "is NaN. Subtract each row's own maximum: x.max(axis=axis, keepdims=True).",
             ),
             Mistake(
                 "not normalised",
@@ -633,7 +651,8 @@ register(
             Case(
                 (_randn(2, 5, 8), _randn(2, 5, 8), _randn(2, 5, 8)),
                 {"mask": _PAD},
-                description="two heads: q, k, v (2, 5, 8) with a padding mask (1, 5)",
+                description="two heads: q, k, v (2, 5, 8) with a padding mask (1, 5); note that k.T "
+                "reverses all three axes, k.swapaxes(-1, -2) only the last two",
             ),
         ],
         mistakes=[
