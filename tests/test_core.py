@@ -409,7 +409,7 @@ def _all_calls():
 
 
 @pytest.mark.parametrize(
-    ("name", "fn", "args", "kwargs"), _all_calls(), ids=lambda v: v if isinstance(v, str) else ""
+    ("name", "fn", "args", "kwargs"), [pytest.param(*c, id=c[0]) for c in _all_calls()]
 )
 def test_inputs_are_never_modified(name, fn, args, kwargs):
     def snapshot(values):
