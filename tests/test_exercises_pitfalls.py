@@ -1,0 +1,70 @@
+"""The checkers of notebook 07 (attn_helpers.exercises.pitfalls) can tell right from wrong."""
+
+import pytest
+
+from attn_helpers import scaled_dot_product_attention, softmax
+from attn_helpers.diagnostics import causality_leak
+from attn_helpers.exercises import _framework as fw
+from attn_helpers.exercises import pitfalls
+
+NAMES = ["detect_causality_leak", "fix_head_scale", "fix_padding_nan"]
+
+
+def test_at_least_three_exercises_are_registered_for_notebook_07():
+    assert set(NAMES) <= set(fw.list_exercises("07_common_pitfalls"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_is_sound(name):
+    fw.assert_checker_sound(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_mistake_fails_and_the_checker_function_is_public(name):
+    exercise = fw.REGISTRY[name]
+    assert len(exercise.mistakes) >= 3
+    for mistake in exercise.mistakes:
+        assert not fw.check(name, mistake.fn), mistake.name
+    checker = getattr(pitfalls, f"check_{name}")
+    assert f"check_{name}" in pitfalls.__all__
+    assert checker(fw.reference_solution(name)).correct
+
+
+# Independent implementations (the package's own functions) must pass the checkers too.
+
+
+def test_the_packages_detector_passes_the_detector_exercise():
+    assert pitfalls.check_detect_causality_leak(lambda attention: not causality_leak(attention))
+
+
+def test_the_packages_attention_passes_the_scale_exercise():
+    assert pitfalls.check_fix_head_scale(scaled_dot_product_attention)
+
+
+def test_the_packages_softmax_passes_the_padding_exercise():
+    assert pitfalls.check_fix_padding_nan(softmax)
+
+
+def test_a_non_boolean_verdict_is_explained():
+    result = pitfalls.check_detect_causality_leak(lambda attention: "no")
+    assert not result
+    assert "return True or False" in result.message
+
+
+def test_a_learner_function_that_crashes_is_reported_not_raised():
+    def broken(scores):
+        return scores.nonexistent
+
+    result = pitfalls.check_fix_padding_nan(broken)
+    assert result.status == "incorrect"
+    assert "AttributeError" in result.message
+
+
+def test_checks_leave_the_learners_inputs_alone():
+    def in_place(scores):
+        scores -= scores.max()
+        return scores
+
+    result = pitfalls.check_fix_padding_nan(in_place)
+    assert not result
+    assert "modify its input" in result.message
