@@ -518,7 +518,7 @@ register(
     Exercise(
         name="softmax_jacobian",
         notebook="02_softmax_weighting",
-        title="The softmax Jacobian: how much can the weights still move?",
+        title="The softmax Jacobian",
         reference=softmax_jacobian_solution,
         cases=[
             Case((np.array([0.5, 0.5]),), description="weights [0.5, 0.5]"),
