@@ -175,7 +175,8 @@ def _set_token_ticks(ax, which: str, labels: list[str], axis_name: str) -> None:
     size, step = _fit_labels(n, _axis_length_pt(ax, which))
     positions = list(range(0, n, step))
     shown = [_display(labels[i]) for i in positions]
-    name = axis_name if step == 1 else f"{axis_name}: every {_ordinal(step)} of {n} labelled"
+    short = axis_name.split(" (")[0]  # "key (attended to)" -> "key": long labels would not fit
+    name = axis_name if step == 1 else f"{short}: every {_ordinal(step)} of {n} labelled"
     if which == "y":
         ax.set_yticks(positions, shown, fontsize=size)
         ax.set_ylabel(name)
@@ -261,7 +262,9 @@ def plot_attention_heatmap(
     kw.update(imshow_kw or {})
     image = ax.imshow(np.ma.masked_invalid(w), **kw)
     if colorbar:
-        ax.figure.colorbar(image, ax=ax, label=colorbar_label, fraction=0.046, pad=0.03)
+        # An inset axes keeps the bar exactly as tall as the image, whatever its aspect ratio.
+        cax = ax.inset_axes([1.03, 0.0, 0.04, 1.0])
+        ax.figure.colorbar(image, cax=cax, label=colorbar_label)
 
     if keys is not None:
         _set_token_ticks(ax, "x", keys, "key (attended to)")
