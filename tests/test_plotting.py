@@ -347,3 +347,32 @@ def test_heatmap_of_masked_scores_greys_out_minus_inf():
     assert ax.images[0].get_array().mask.tolist() == [[False, True], [False, False]]
     assert ax.texts[1].get_text() == "-inf"
     assert ax.texts[1].get_color() == "black"  # readable on the grey cell
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=15)  # each example draws a figure
+@given(st.integers(min_value=1, max_value=120))
+def test_tick_labels_are_an_evenly_spaced_prefix_of_the_tokens(n):
+    tokens = long_sentence(n)
+    ax = plot_attention_heatmap(np.full((n, n), 1 / n), tokens=tokens, colorbar=False)
+    ticks = [int(t) for t in ax.get_xticks()]
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1
+    assert ticks == list(range(0, n, step))
+    assert tick_texts(ax.get_xticklabels()) == tokens[::step]
+    assert ax.get_xticklabels()[0].get_fontsize() >= 7
+    plt.close("all")
+
+
+@given(st.lists(st.floats(min_value=-5, max_value=5), min_size=2, max_size=12, unique=True))
+def test_summary_names_the_largest_weight(scores):
+    w = softmax(np.array(scores))
+    assume(np.diff(np.sort(scores)).min() > 1e-3)  # no near-ties: "evenly" would be right then
+    names = [f"t{i}" for i in range(len(scores))]
+    text = summarize_attention(w, names)
+    best = int(np.argmax(w))
+    assert text == f"this query gives {w[best]:.2f} of its attention to 't{best}'"
