@@ -261,6 +261,11 @@ class PronounModel:
         logits, _, parses = self._forward([sentence], uniform_attention=uniform_attention)
         return parses[0][2][int(np.argmax(logits[0]))]
 
+    def predict_batch(self, sentences, *, uniform_attention: bool = False) -> list[str]:
+        """:meth:`predict` for a list of sentences at once (one padded batch, much faster)."""
+        logits, _, parses = self._forward(list(sentences), uniform_attention=uniform_attention)
+        return [p[2][i] for p, i in zip(parses, np.argmax(logits, axis=1))]
+
     def attention(self, sentence: str):
         """Return ``(tokens, weights)``, weights of shape (num_layers, num_heads, seq_len, seq_len)."""
         _, cache, parses = self._forward([sentence])
@@ -269,8 +274,7 @@ class PronounModel:
 
     def accuracy(self, dataset: PronounDataset, *, uniform_attention: bool = False) -> float:
         """Fraction of ``dataset``'s sentences whose referent the model predicts."""
-        logits, _, parses = self._forward(dataset.sentences, uniform_attention=uniform_attention)
-        predicted = [p[2][i] for p, i in zip(parses, np.argmax(logits, axis=1))]
+        predicted = self.predict_batch(dataset.sentences, uniform_attention=uniform_attention)
         return float(np.mean([p == r for p, r in zip(predicted, dataset.referents)]))
 
     def referent_attention(self, dataset: PronounDataset, *, head=None) -> np.ndarray:

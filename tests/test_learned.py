@@ -21,7 +21,7 @@ from attn_helpers.learned import (
 )
 
 TRAINING_SEEDS = (0, 1, 2)
-TRAINING_STEPS = 400  # what the notebook uses
+TRAINING_STEPS = 300  # what the notebook uses
 
 
 @pytest.fixture(scope="module")
