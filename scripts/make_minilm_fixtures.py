@@ -26,7 +26,7 @@ import json
 import os
 import platform
 import sys
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the network: everything comes from the package
@@ -142,7 +142,7 @@ def main() -> None:
 
     versions = {
         "made_by": "scripts/make_minilm_fixtures.py",
-        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
