@@ -4,23 +4,27 @@
     "The trophy didn't fit in the suitcase because it was too small." (it = the suitcase)
 
 The data are synthetic minimal pairs built from a few templates ("The X didn't fit in the Y
-because it was too big/small.", "The Y couldn't hold the X because ...", ...) with many nouns, each
-of which can be the object (X, the thing that goes in) or the container (Y). "Too big", "too
+because it was too big/small.", "I could not put the X in the Y because ...", ...) with many nouns,
+each of which can be the object (X, the thing that goes in) or the container (Y). "Too big", "too
 long", ... point at the object; "too small", "too short", ... at the container. Some pairs of
 nouns are held out (never seen together in training); "trophy" and "suitcase" are such a pair, and
-the course's own sentence pair is in no generated data set at all.
+the course's own sentence pair is in no generated data set at all. Every training template names
+the object first; ``REVERSED_TEMPLATES`` (container first) are never trained on and show the
+limits of what the model learns.
 
 The model (forward and backward written by hand in ``_learned_backprop``): token + position
 embeddings, self-attention layer 1 with a residual (lets "it" hear the size word and the nouns hear
 their role), self-attention layer 2 *without* a residual and with values taken from the token
 embeddings (so the answer has to pass through its attention weights), and a readout at "it" that
-compares what "it" gathered with the two nouns' value vectors. Adam, seeded, a tqdm progress bar; a few seconds on a laptop.
+compares what "it" gathered with the two nouns' value vectors. Adam, seeded, a tqdm progress bar;
+300 steps take a few seconds.
 
 >>> model = train_pronoun_model(steps=300, seed=0, progress=False)  # doctest: +SKIP
 >>> model.predict("The trophy didn't fit in the suitcase because it was too big.")  # doctest: +SKIP
 'trophy'
->>> tokens, weights = model.attention("The trophy didn't fit ... too small.")  # doctest: +SKIP
+>>> tokens, weights = model.attention(SOURCE_PAIR[1])  # doctest: +SKIP
 >>> weights.shape  # (layers, heads, seq_len, seq_len)  # doctest: +SKIP
+(2, 2, 13, 13)
 """
 
 from __future__ import annotations
@@ -86,19 +90,30 @@ _HELD_OUT_FRACTION, _SPLIT_SEED = 0.2, 2023  # the split of noun pairs never cha
 
 
 def tokenize(sentence: str) -> list[str]:
-    """Lower-case words and the full stop: ``"The trophy didn't fit."`` -> ``['the', 'trophy', "didn't", 'fit', '.']``."""
+    """Lower-case words and the full stop; commas are dropped.
+
+    ``"The trophy didn't fit."`` -> ``['the', 'trophy', "didn't", 'fit', '.']``.
+    """
     if not isinstance(sentence, str):
-        raise TypeError(f"sentence must be a string; got {type(sentence).__name__}.")
-    tokens = re.findall(r"[a-z]+(?:'[a-z]+)?|[^\sa-z]", sentence.lower().replace("\u2019", "'"))
+        raise TypeError(
+            f"sentence must be a string; got {type(sentence).__name__}. Hint: for a list of "
+            "sentences use model.predict_batch(sentences)."
+        )
+    text = sentence.lower().replace("\u2019", "'")
+    tokens = [t for t in re.findall(r"[a-z]+(?:'[a-z]+)?|[^\sa-z]", text) if t != ","]
     if tokens and tokens[-1] != ".":
         tokens.append(".")  # the full stop is optional
     return tokens
 
 
-@functools.lru_cache(maxsize=65536)
 def _parse(sentence: str):
-    """Return (tokens, it_pos, (first_noun, second_noun), referent) or raise a teaching ValueError."""
-    tokens = tuple(tokenize(sentence))
+    """Return (tokens, it_pos, (first_noun, second_noun), referent) or raise a teaching error."""
+    tokens = tokenize(sentence)  # checks that sentence is a string
+    return _parse_tokens(sentence, tuple(tokens))
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_tokens(sentence: str, tokens: tuple):
     for word in tokens:
         if word not in _INDEX or word == PAD:
             close = difflib.get_close_matches(word, VOCAB[1:], n=3)
@@ -130,7 +145,8 @@ def _parse(sentence: str):
         "  " + t.format(obj="X", cont="Y", adj="big") for t in TEMPLATES + REVERSED_TEMPLATES
     )
     raise ValueError(
-        f"{sentence!r} does not fit any of the sentence templates the model was trained on:\n"
+        f"{sentence!r} does not fit any of the sentence templates the model knows (the last "
+        f"{len(REVERSED_TEMPLATES)} are never trained on):\n"
         f"{examples}\nHint: keep a template's words and change only the nouns X, Y and the size "
         f"word (one of {', '.join(_ADJECTIVES)})."
     )

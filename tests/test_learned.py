@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attn_helpers import _learned_backprop as bp
@@ -36,6 +36,11 @@ def trained():
 
 
 @pytest.fixture(scope="module")
+def untrained():
+    return train_pronoun_model(steps=0, seed=0, progress=False)
+
+
+@pytest.fixture(scope="module")
 def heldout():
     return make_pronoun_dataset(300, seed=123, split="test")
 
@@ -46,6 +51,14 @@ def heldout():
 def test_tokenize_by_hand():
     assert tokenize("The trophy didn't fit.") == ["the", "trophy", "didn't", "fit", "."]
     assert tokenize("the trophy didn\u2019t fit") == ["the", "trophy", "didn't", "fit", "."]
+
+
+def test_commas_are_ignored_and_strings_required(untrained):
+    with_comma = "The trophy didn't fit in the suitcase, because it was too big"
+    assert tokenize(with_comma) == tokenize(SOURCE_PAIR[0])
+    assert untrained.predict(with_comma) == untrained.predict(SOURCE_PAIR[0])
+    with pytest.raises(TypeError, match="predict_batch"):
+        untrained.predict(list(SOURCE_PAIR))
 
 
 def test_dataset_is_minimal_pairs_with_the_right_referents():
@@ -115,11 +128,6 @@ def test_dataset_errors(kwargs, message):
 # --------------------------------------------------------------------------- errors that teach
 
 
-@pytest.fixture(scope="module")
-def untrained():
-    return train_pronoun_model(steps=0, seed=0, progress=False)
-
-
 def test_unknown_word_names_it_and_suggests(untrained):
     with pytest.raises(ValueError, match=r"unknown word 'trophee'.*Did you mean 'trophy'"):
         untrained.predict("The trophee didn't fit in the suitcase because it was too big.")
@@ -177,6 +185,7 @@ def test_adam_first_step_moves_by_lr_times_sign():
     assert state["t"] == 1
 
 
+@settings(max_examples=20)  # each example builds a model: keep it quick
 @given(st.integers(0, 10_000))
 def test_padding_does_not_change_the_answer(seed):
     """A sentence's logits are the same alone and in a padded batch with a longer sentence."""
