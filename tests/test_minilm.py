@@ -349,3 +349,9 @@ def test_forward_attention_equals_multi_head_attention(model):
     )  # fmt: skip
     _, weights = minilm_forward(p, ids, lengths, config=model.config)
     np.testing.assert_allclose(weights[:, 0], expected, rtol=0, atol=1e-6)
+
+
+def test_the_model_package_is_never_imported(model):
+    import sys
+
+    assert minilm.MODEL_PACKAGE not in sys.modules  # it fails to import on Python < 3.10
