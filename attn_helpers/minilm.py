@@ -226,7 +226,22 @@ def minilm_forward(params, ids, lengths, *, config, return_weights=True):
         Attention weights; padded keys get exactly 0.
     """
     ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(
+            f"ids must be a 2-D integer array of token ids, shape (batch, seq_len); got "
+            f"shape {ids.shape} and dtype {ids.dtype}. Hint: _, ids, lengths = model.tokenize(texts)."
+        )
     batch, seq_len = ids.shape
+    if seq_len > config.max_positions:
+        raise ValueError(
+            f"seq_len={seq_len} is longer than the {config.max_positions} positions the model has "
+            f"embeddings for. Hint: truncate to {config.max_seq_len} tokens, as model.tokenize does."
+        )
+    if ids.size and (ids.min() < 0 or ids.max() >= config.vocab_size):
+        raise ValueError(
+            f"token ids must be between 0 and {config.vocab_size - 1} (the vocabulary size); got "
+            f"values from {ids.min()} to {ids.max()}."
+        )
     x = (
         params["word_embeddings"][ids]  # (batch, T) -> (batch, T, d_model)
         + params["position_embeddings"][:seq_len]  # (T, d_model), broadcast over the batch

@@ -355,3 +355,14 @@ def test_the_model_package_is_never_imported(model):
     import sys
 
     assert minilm.MODEL_PACKAGE not in sys.modules  # it fails to import on Python < 3.10
+
+
+def test_minilm_forward_rejects_bad_ids(model):
+    with pytest.raises(ValueError, match="2-D integer array"):
+        minilm_forward(model.params, np.array([1.0, 2.0]), [2], config=model.config)
+    with pytest.raises(ValueError, match="between 0 and 30521"):
+        minilm_forward(model.params, np.array([[101, 40000]]), [2], config=model.config)
+    with pytest.raises(ValueError, match="512 positions"):
+        minilm_forward(model.params, np.zeros((1, 600), dtype=int), [600], config=model.config)
+    with pytest.raises(ValueError, match="lengths"):
+        minilm_forward(model.params, np.array([[101, 102]]), [3], config=model.config)
