@@ -170,8 +170,13 @@ def _default_compare(expected, actual, *, rtol: float, atol: float, where: str =
         if not np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=False):
             if np.isnan(a).any():
                 return f"your result{where} contains NaN"
+            if a.ndim == 0:
+                return (
+                    f"your result{where} is {a.item():.6g}, which is not the expected value "
+                    f"(rtol={rtol:g}, atol={atol:g})"
+                )
             bad = ~np.isclose(a, e, rtol=rtol, atol=atol)
-            idx = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
             return (
                 f"your result{where} differs from the expected values (rtol={rtol:g}, atol={atol:g}); "
                 f"the first differing entry is at index {idx}: you have {a[idx]:.6g}"
@@ -271,18 +276,27 @@ def check(name: str, fn: Callable) -> Result:
                 "your function still raises NotImplementedError. "
                 f"Replace the stub with your code, then run the check again. Stuck? hint({name!r}).",
             )
-        except ValueError as err:
-            if "read-only" in str(err):
+        except Exception as err:  # noqa: BLE001 - any learner error is reported, never a traceback
+            if isinstance(err, ValueError) and "read-only" in str(err):
                 return Result(
                     name,
                     INCORRECT,
                     f"on {what}, your function tried to modify its input "
                     "in place. Work on a copy (or build a new array) instead.",
                 )
-            return Result(name, INCORRECT, f"on {what}, your function raised ValueError: {err}")
-        except Exception as err:  # noqa: BLE001 - any learner error is reported, never a traceback
+            # A known mistake that fails the same way (e.g. `query @ keys` on non-square keys)?
+            for mistake in exercise.mistakes:
+                try:
+                    _call(mistake.fn, case)
+                except Exception as wrong_err:  # noqa: BLE001
+                    if type(wrong_err) is type(err) and str(wrong_err) == str(err):
+                        return Result(
+                            name, INCORRECT, f"on {what}: {mistake.diagnosis}", mistake=mistake.name
+                        )
             return Result(
-                name, INCORRECT, f"on {what}, your function raised {type(err).__name__}: {err}"
+                name,
+                INCORRECT,
+                f"on {what}, your function raised {type(err).__name__}. The error says: {err}",
             )
         expected = _call(exercise.reference, case)
         problem = exercise.differs(expected, actual)
@@ -298,7 +312,8 @@ def check(name: str, fn: Callable) -> Result:
                     name, INCORRECT, f"on {what}: {mistake.diagnosis}", mistake=mistake.name
                 )
         return Result(name, INCORRECT, f"on {what}, {problem}. Stuck? hint({name!r}).")
-    return Result(name, CORRECT, f"all {len(exercise.cases)} cases match. {exercise.title}: done.")
+    n = len(exercise.cases)
+    return Result(name, CORRECT, f"{n} of {n} test cases match. {exercise.title}: done.")
 
 
 # --------------------------------------------------------------------------- hints and solutions

@@ -20,6 +20,10 @@ def _negative_distance(query, keys):
     return -np.linalg.norm(keys - query, axis=-1)
 
 
+def _query_first(query, keys):
+    return query @ keys
+
+
 def _distance(query, keys):
     return np.linalg.norm(keys - query, axis=-1)
 
@@ -33,7 +37,10 @@ register(
         title="Similarity scores by dot product",
         reference=similarity_scores_solution,
         cases=[
-            Case((np.array([1.0, 0.0]), np.eye(2)), description="a query (2,) and two keys (2, 2)"),
+            Case(
+                (np.array([1.0, 0.0]), np.array([[1.0, 2.0], [0.0, 1.0]])),
+                description="a query (2,) and two keys (2, 2)",
+            ),
             Case(
                 (np.array([1.0, 2.0]), _KEYS),
                 description="a query (2,) and four keys (4, 2) of different lengths",
@@ -44,6 +51,12 @@ register(
             ),
         ],
         mistakes=[
+            Mistake(
+                "query @ keys",
+                _query_first,
+                "you computed query @ keys, which pairs the query with the *columns* of keys. keys has "
+                "shape (seq_len, d): one key per row. Multiply so that each row meets the query.",
+            ),
             Mistake(
                 "cosine similarity",
                 _cosine,
