@@ -75,7 +75,9 @@ def _outer(x, dy):
     )  # (B*T, d_in).T @ (B*T, d_out)
 
 
-def forward(params, ids, lengths, it_pos, candidates, num_heads, *, uniform_last=False):
+def forward(
+    params, ids, lengths, it_pos, candidates, num_heads, *, uniform_last=False, residual_last=False
+):
     """Run the model; return ``(logits, cache)``.
 
     Parameters
@@ -86,6 +88,9 @@ def forward(params, ids, lengths, it_pos, candidates, num_heads, *, uniform_last
     candidates : int array of shape (B, 2), the vocabulary ids of the two nouns.
     uniform_last : bool
         Ablation: replace layer 2's weights by uniform weights over the real tokens.
+    residual_last : bool
+        The design NOT to use: add a residual around layer 2 (``o2 = h1 + attention``), which
+        opens a path for the answer that bypasses layer 2's weights.
 
     Returns
     -------
@@ -115,6 +120,8 @@ def forward(params, ids, lengths, it_pos, candidates, num_heads, *, uniform_last
         heads2, weights2 = scaled_dot_product_attention(q2, k2, v2, mask=mask)
     merged2 = merge_heads(heads2)  # (B, T, d)
     o_it = merged2[np.arange(batch), it_pos]  # (B, d): layer 2's output at "it", no residual
+    if residual_last:
+        o_it = o_it + h1[np.arange(batch), it_pos]
     cand_emb = params["tok_emb"][candidates]  # (B, 2, d)
     read = cand_emb @ params["w_v2"]  # (B, 2, d): each candidate noun's value vector
     logits = (read @ o_it[:, :, None])[:, :, 0]  # (B, 2, d) @ (B, d, 1) -> (B, 2)
@@ -122,6 +129,7 @@ def forward(params, ids, lengths, it_pos, candidates, num_heads, *, uniform_last
         ids=ids, it_pos=it_pos, candidates=candidates, emb=emb, x0=x0,
         q1=q1, k1=k1, v1=v1, weights1=weights1, merged1=merged1, h1=h1,
         q2=q2, k2=k2, v2=v2, weights2=weights2, o_it=o_it, cand_emb=cand_emb, read=read,
+        residual_last=residual_last,
     )  # fmt: skip
     return logits, cache
 
@@ -162,6 +170,8 @@ def backward(params, cache, probs, target, num_heads):
     grads["w_k2"] = _outer(h1, dk2)
     grads["w_v2"] += _outer(emb, dv2)
     d_h1 = dq2 @ params["w_q2"].T + dk2 @ params["w_k2"].T  # (B, T, d)
+    if cache["residual_last"]:
+        d_h1[rows, cache["it_pos"]] += d_o_it
     d_emb = dv2 @ params["w_v2"].T  # (B, T, d)
 
     # Layer 1, with its residual: h1 = x0 + merged1 @ w_o1.

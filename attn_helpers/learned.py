@@ -260,12 +260,13 @@ class PronounModel:
     history: dict = field(default_factory=dict)
     snapshots: dict = field(default_factory=dict)
     num_layers: int = 2
+    residual_last: bool = False
 
     def _forward(self, sentences, *, uniform_attention=False):
         ids, lengths, it_pos, candidates, parses = _encode(sentences)
         logits, cache = bp.forward(
             self.params, ids, lengths, it_pos, candidates, self.num_heads,
-            uniform_last=uniform_attention,
+            uniform_last=uniform_attention, residual_last=self.residual_last,
         )  # fmt: skip
         return logits, cache, parses
 
@@ -317,7 +318,7 @@ class PronounModel:
 
 def train_pronoun_model(
     *, steps, seed, progress=True, d_model=16, num_heads=2, lr=0.005, batch_size=64,
-    train_pairs=2000, eval_every=25, snapshot_steps=(),
+    train_pairs=2000, eval_every=25, snapshot_steps=(), residual_last=False,
 ):  # fmt: skip
     """Train the pronoun model with Adam on minibatches of the training split; seeded.
 
@@ -336,6 +337,9 @@ def train_pronoun_model(
         Measure the held-out accuracy (on 200 held-out pairs) every this many steps.
     snapshot_steps : iterable of int
         Keep a copy of the model at these steps (0 = before training) in ``model.snapshots``.
+    residual_last : bool
+        Add a residual connection around layer 2, the design this model avoids: the answer can
+        then bypass layer 2's attention (notebook 06 compares the two).
 
     Returns
     -------
@@ -348,7 +352,7 @@ def train_pronoun_model(
         raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}.")
     rng = np.random.default_rng(seed)
     params = bp.init_params(len(VOCAB), MAX_LEN, d_model, rng)
-    model = PronounModel(params, num_heads)
+    model = PronounModel(params, num_heads, residual_last=residual_last)
     train = make_pronoun_dataset(train_pairs, seed=seed, split="train")
     heldout = make_pronoun_dataset(200, seed=seed + 1, split="test")
     ids, lengths, it_pos, candidates, parses = _encode(train.sentences)
@@ -360,7 +364,7 @@ def train_pronoun_model(
     def record(step):
         if step in snapshot_steps:
             snap = {k: v.copy() for k, v in params.items()}
-            model.snapshots[step] = PronounModel(snap, num_heads)
+            model.snapshots[step] = PronounModel(snap, num_heads, residual_last=residual_last)
         if step % eval_every == 0 or step == steps:
             history["eval_step"].append(step)
             history["heldout_accuracy"].append(model.accuracy(heldout))
@@ -374,8 +378,9 @@ def train_pronoun_model(
     for step in bar:
         batch = rng.choice(len(target), size=batch_size, replace=False)
         logits, cache = bp.forward(
-            params, ids[batch], lengths[batch], it_pos[batch], candidates[batch], num_heads
-        )
+            params, ids[batch], lengths[batch], it_pos[batch], candidates[batch], num_heads,
+            residual_last=residual_last,
+        )  # fmt: skip
         loss, probs = bp.loss_and_probs(logits, target[batch])
         grads = bp.backward(params, cache, probs, target[batch], num_heads)
         bp.adam_step(params, grads, state, lr=lr)
@@ -390,7 +395,9 @@ def train_pronoun_model(
     return model
 
 
-def gradient_check(*, seed=0, num_sentences=4, d_model=8, num_heads=2, eps=1e-6):
+def gradient_check(
+    *, seed=0, num_sentences=4, d_model=8, num_heads=2, eps=1e-6, residual_last=False
+):
     """Compare the hand-written gradients with central finite differences, parameter by parameter.
 
     Returns
@@ -404,12 +411,13 @@ def gradient_check(*, seed=0, num_sentences=4, d_model=8, num_heads=2, eps=1e-6)
     data = make_pronoun_dataset(num_sentences // 2 + num_sentences % 2, seed=seed, split="train")
     ids, lengths, it_pos, candidates, parses = _encode(data.sentences)
     target = np.array([p[2].index(r) for p, r in zip(parses, data.referents)])
+    batch = ids, lengths, it_pos, candidates
 
     def loss_of(p):
-        logits, _ = bp.forward(p, ids, lengths, it_pos, candidates, num_heads)
+        logits, _ = bp.forward(p, *batch, num_heads, residual_last=residual_last)
         return bp.loss_and_probs(logits, target)[0]
 
-    logits, cache = bp.forward(params, ids, lengths, it_pos, candidates, num_heads)
+    logits, cache = bp.forward(params, *batch, num_heads, residual_last=residual_last)
     grads = bp.backward(params, cache, bp.loss_and_probs(logits, target)[1], target, num_heads)
     errors = {}
     for name, value in params.items():

@@ -153,9 +153,9 @@ def test_bad_training_arguments():
 # --------------------------------------------------------------------------- backprop
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_gradient_check(seed):
-    errors = gradient_check(seed=seed)
+@pytest.mark.parametrize(("seed", "residual_last"), [(0, False), (1, False), (0, True)])
+def test_gradient_check(seed, residual_last):
+    errors = gradient_check(seed=seed, residual_last=residual_last)
     assert set(errors) == set(bp.PARAM_NAMES)
     worst = max(errors, key=errors.get)
     assert errors[worst] < 1e-6, f"{worst}: relative error {errors[worst]:.2e}"
