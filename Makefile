@@ -44,11 +44,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check attn_helpers tests notebooks benchmarks scripts
 	$(BIN)/ruff format --check attn_helpers tests benchmarks scripts
 
-# Regenerates tests/fixtures/*.npz from PyTorch in a separate venv (never needed to study or test).
+# Regenerates tests/fixtures/*.npz from PyTorch (and transformers) in separate venvs; never needed to
+# study or to test. core_*.npz: torch's attention functions. minilm_*: sentence-transformers' MiniLM.
 fixtures:
 	$(PYTHON) -m venv .fixture-venv
 	.fixture-venv/bin/python -m pip install --quiet -r scripts/fixture-requirements.txt
 	.fixture-venv/bin/python scripts/make_core_fixtures.py
+	$(PYTHON) -m venv .fixture-venv-minilm
+	.fixture-venv-minilm/bin/python -m pip install --quiet -r scripts/minilm-fixture-requirements.txt
+	.fixture-venv-minilm/bin/python scripts/make_minilm_fixtures.py
 
 clean:
-	rm -rf $(VENV) .fixture-venv .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .fixture-venv .fixture-venv-minilm .pytest_cache .ruff_cache .hypothesis

@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One BLAS thread: tests (and the notebook kernels nbval starts, which inherit this) run several
+# processes on a 2-core machine; oversubscribed OpenBLAS threads made them 3-5x slower. Timings live
+# in benchmarks/, which do not use this setting.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
