@@ -86,7 +86,7 @@ class _SoftmaxExplorer(Explorer):
             step=0.05,
             description="temperature",
             readout_format=".2f",
-            style={"description_width": "80px"},
+            style={"description_width": "90px"},
         )
         controls = {**sliders, "temperature": temperature}
         rows = [list(sliders.values())[i : i + 2] for i in range(0, len(sliders), 2)]
