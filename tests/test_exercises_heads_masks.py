@@ -161,3 +161,74 @@ def test_stub_is_not_attempted():
 
 def test_parameter_count_of_the_original_transformer():
     assert hm.mha_parameter_count_solution(512, 8) == 4 * (512 * 512 + 512) == 1_050_624
+
+
+def _softmax(scores):
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_multi_head_attention_diagnoses_a_missing_scale():
+    def learner(x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads):
+        q, k, v = (split_heads(t, num_heads) for t in (x_q @ w_q, x_kv @ w_k, x_kv @ w_v))
+        weights = _softmax(q @ k.swapaxes(-1, -2))  # no 1/sqrt(head_dim)
+        return merge_heads(weights @ v) @ w_o, weights
+
+    result = hm.check_multi_head_attention(learner)
+    assert result.mistake == "not scaled"
+    assert "sqrt(head_dim)" in result.message
+
+
+def test_masked_attention_diagnoses_a_missing_scale():
+    def learner(q, k, v, mask):
+        scores = np.where(mask, q @ k.swapaxes(-1, -2), -np.inf)  # no 1/sqrt(d_k)
+        row_max = scores.max(axis=-1, keepdims=True)
+        e = np.exp(scores - np.where(np.isfinite(row_max), row_max, 0.0))
+        total = e.sum(axis=-1, keepdims=True)
+        weights = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+        return weights @ v, weights
+
+    result = hm.check_masked_attention(learner)
+    assert result.mistake == "not scaled"
+    assert "sqrt(d_k)" in result.message
+
+
+def test_masked_attention_diagnoses_blocked_scores_set_to_zero():
+    def learner(q, k, v, mask):
+        scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1])
+        weights = _softmax(np.where(mask, scores, 0.0))  # 0 is an ordinary score, not "blocked"
+        return weights @ v, weights
+
+    result = hm.check_masked_attention(learner)
+    assert result.mistake == "blocked scores set to 0"
+    assert "-inf" in result.message
+
+
+def test_sinusoidal_positions_diagnoses_cos_with_its_own_column_index():
+    def learner(seq_len, d_model):
+        p = np.zeros((seq_len, d_model))
+        for pos in range(seq_len):
+            for col in range(d_model):
+                angle = pos / 10000 ** (col / d_model)  # the cos column 2i+1 uses (2i+1)/d_model
+                p[pos, col] = np.sin(angle) if col % 2 == 0 else np.cos(angle)
+        return p
+
+    result = hm.check_sinusoidal_positions(learner)
+    assert result.mistake == "cos uses (2i+1)/d_model"
+
+
+def test_sinusoidal_positions_i_instead_of_2i_says_the_wavelengths_grow():
+    def learner(seq_len, d_model):
+        angles = np.arange(seq_len)[:, None] / 10000 ** (np.arange(d_model // 2) / d_model)
+        p = np.zeros((seq_len, d_model))
+        p[:, 0::2], p[:, 1::2] = np.sin(angles), np.cos(angles)
+        return p
+
+    result = hm.check_sinusoidal_positions(learner)
+    assert result.mistake == "i instead of 2i"
+    assert "grow too slowly" in result.message
+
+
+def test_causal_mask_inverted_names_the_pytorch_module_whose_bool_mask_blocks():
+    result = hm.check_causal_mask(lambda n: np.triu(np.ones((n, n), dtype=bool), k=1))
+    assert "nn.MultiheadAttention" in result.message

@@ -444,20 +444,20 @@ def check_merge_heads(fn):
 
 def multi_head_attention_solution(x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads):
     """Project, split into heads, attend per head, merge, project out; returns (output, weights)."""
-    q, k, v = x_q @ w_q, x_kv @ w_k, x_kv @ w_v  # (T_q, d_model), (T_kv, d_model), (T_kv, d_model)
+    q, k, v = x_q @ w_q, x_kv @ w_k, x_kv @ w_v  # (T_q, d_model), (T_k, d_model), (T_k, d_model)
     head_dim = q.shape[-1] // num_heads
 
     def split(t):  # (T, d_model) -> (T, h, head_dim) -> (h, T, head_dim)
         return t.reshape(t.shape[0], num_heads, head_dim).swapaxes(0, 1)
 
     q, k, v = split(q), split(k), split(v)
-    scores = q @ k.swapaxes(-1, -2) / np.sqrt(head_dim)  # (h, T_q, T_kv), scaled by the head's d_k
+    scores = q @ k.swapaxes(-1, -2) / np.sqrt(head_dim)  # (h, T_q, T_k), scaled by the head's d_k
     scores = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(scores)
     weights = weights / weights.sum(axis=-1, keepdims=True)
-    heads = weights @ v  # (h, T_q, T_kv) @ (h, T_kv, head_dim) -> (h, T_q, head_dim)
+    heads = weights @ v  # (h, T_q, T_k) @ (h, T_k, head_dim) -> (h, T_q, head_dim)
     merged = heads.swapaxes(0, 1).reshape(x_q.shape[0], -1)  # (T_q, h, head_dim) -> (T_q, d_model)
-    return merged @ w_o, weights  # (T_q, d_out), (h, T_q, T_kv)
+    return merged @ w_o, weights  # (T_q, d_out), (h, T_q, T_k)
 
 
 def _mha(
@@ -495,6 +495,10 @@ def _mha(
 
 def _mha_sqrt_d_model(x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads):
     return _mha(x_q, x_kv, w_q, w_k, w_v, w_o, num_heads=num_heads, scale_dim=w_q.shape[1])
+
+
+def _mha_unscaled(x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads):
+    return _mha(x_q, x_kv, w_q, w_k, w_v, w_o, num_heads=num_heads, scale_dim=1)
 
 
 def _mha_no_output_projection(x_q, x_kv, w_q, w_k, w_v, w_o, *, num_heads):
@@ -544,6 +548,12 @@ register(
                 "queries and keys of width head_dim = d_model // num_heads: scale by 1/sqrt(head_dim).",
             ),
             Mistake(
+                "not scaled",
+                _mha_unscaled,
+                "your scores were not scaled. Divide each head's q @ k.T by sqrt(head_dim), the "
+                "width of that head's queries and keys, before the softmax.",
+            ),
+            Mistake(
                 "output projection forgotten",
                 _mha_no_output_projection,
                 "your weights are right, but the output is the merged heads as they are: the last "
@@ -568,7 +578,8 @@ register(
             "run scaled dot-product attention per head (batched over the first axis), merge, "
             "multiply by w_o.",
             "Scale by 1/sqrt(head_dim). Merge with heads.swapaxes(0, 1).reshape(T_q, d_model). "
-            "Return (output, weights) with weights of shape (num_heads, T_q, T_kv).",
+            "Return (output, weights) with weights of shape (num_heads, T_q, T_k), T_k being "
+            "the number of keys (x_kv's tokens).",
         ],
     )
 )
@@ -685,7 +696,7 @@ register(
                 "inverted (True = block)",
                 _causal_inverted,
                 "your mask is True exactly where attention must be blocked: that is the "
-                "'True = block' convention (PyTorch's attn_mask, for example). This course uses "
+                "'True = block' convention (PyTorch's nn.MultiheadAttention attn_mask). This course uses "
                 "True = may attend, like np.tril.",
             ),
             Mistake(
@@ -815,6 +826,16 @@ def _masked_ignored(q, k, v, mask):
     return weights @ v, weights
 
 
+def _masked_unscaled(q, k, v, mask):
+    return masked_attention_solution(q * np.sqrt(q.shape[-1]), k, v, mask)  # undoes the 1/sqrt(d_k)
+
+
+def _masked_fill_zero(q, k, v, mask):
+    scores = np.where(mask, q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1]), 0.0)
+    weights = _softmax_rows(scores)
+    return weights @ v, weights
+
+
 def _masked_big_negative(q, k, v, mask):
     scores = np.where(mask, q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1]), -1e9)
     weights = _softmax_rows(scores)
@@ -866,6 +887,19 @@ register(
                 _masked_ignored,
                 "your weights ignore the mask: every key gets some weight. Set the scores of "
                 "blocked keys (mask == False) to -inf before the softmax.",
+            ),
+            Mistake(
+                "blocked scores set to 0",
+                _masked_fill_zero,
+                "your blocked keys still get weight: you set their scores to 0, and exp(0) = 1. "
+                "A score of 0 is an ordinary score, not 'blocked'. Set them to -inf so that "
+                "exp(-inf) = 0.",
+            ),
+            Mistake(
+                "not scaled",
+                _masked_unscaled,
+                "your mask is applied correctly, but your scores were not scaled. Divide q @ k.T "
+                "by sqrt(d_k) (d_k = q.shape[-1]) before masking and the softmax.",
             ),
             Mistake(
                 "fill -1e9: fully masked row uniform",
@@ -920,6 +954,14 @@ def _pos_i_not_2i(seq_len, d_model):
     return p
 
 
+def _pos_cos_own_column(seq_len, d_model):
+    pos = np.arange(seq_len)[:, None]
+    p = np.zeros((seq_len, d_model))
+    p[:, 0::2] = np.sin(pos / 10000 ** (np.arange(0, d_model, 2) / d_model))
+    p[:, 1::2] = np.cos(pos / 10000 ** (np.arange(1, d_model, 2) / d_model))  # (2i+1)/d_model
+    return p
+
+
 def _pos_halves(seq_len, d_model):
     p = sinusoidal_positions_solution(seq_len, d_model)
     return np.concatenate([p[:, 0::2], p[:, 1::2]], axis=1)
@@ -945,8 +987,16 @@ register(
             Mistake(
                 "i instead of 2i",
                 _pos_i_not_2i,
-                "your wavelengths shrink too slowly across the columns: the exponent is 2i/d_model, "
-                "where 2i is the even column index (0, 2, 4, ...), not i/d_model.",
+                "your wavelengths grow too slowly across the columns (your last columns turn far "
+                "too fast): the exponent is 2i/d_model, where 2i is the even column index "
+                "(0, 2, 4, ...), not i/d_model.",
+            ),
+            Mistake(
+                "cos uses (2i+1)/d_model",
+                _pos_cos_own_column,
+                "your sine columns are right, but each cosine column uses its own index in the "
+                "exponent, (2i+1)/d_model. A sin/cos pair shares one angle: column 2i+1 holds the "
+                "cos of the same angle as column 2i, pos / 10000**(2i/d_model).",
             ),
             Mistake(
                 "halves instead of interleaved",
