@@ -232,3 +232,37 @@ def test_sinusoidal_positions_i_instead_of_2i_says_the_wavelengths_grow():
 def test_causal_mask_inverted_names_the_pytorch_module_whose_bool_mask_blocks():
     result = hm.check_causal_mask(lambda n: np.triu(np.ones((n, n), dtype=bool), k=1))
     assert "nn.MultiheadAttention" in result.message
+
+
+def test_self_attention_diagnoses_learner_style_slips():
+    from attn_helpers.exercises import check_self_attention
+
+    def naive(x, w_q, w_k, w_v):
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        e = np.exp(q @ k.T / np.sqrt(q.shape[-1]))
+        weights = e / e.sum(axis=-1, keepdims=True)
+        return weights @ v, weights
+
+    def transposed(x, w_q, w_k, w_v):
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        s = k @ q.T / np.sqrt(q.shape[-1])
+        e = np.exp(s - s.max(axis=-1, keepdims=True))
+        weights = e / e.sum(axis=-1, keepdims=True)
+        return weights @ v, weights
+
+    with np.errstate(all="ignore"):
+        assert check_self_attention(naive).mistake == "no max subtraction"
+    assert check_self_attention(transposed).mistake == "scores transposed"
+
+
+def test_cross_attention_diagnoses_the_wrong_axis():
+    from attn_helpers.exercises import check_cross_attention
+
+    def wrong_axis(x_q, x_kv, w_q, w_k, w_v):
+        q, k, v = x_q @ w_q, x_kv @ w_k, x_kv @ w_v
+        s = q @ k.T / np.sqrt(q.shape[-1])
+        e = np.exp(s - s.max(axis=0))
+        weights = e / e.sum(axis=0)
+        return weights @ v, weights
+
+    assert check_cross_attention(wrong_axis).mistake == "softmax over the wrong axis"

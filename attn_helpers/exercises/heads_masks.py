@@ -58,12 +58,21 @@ def self_attention_solution(x, w_q, w_k, w_v):
     return output, weights
 
 
-def _sa(x, w_q, w_k, w_v, *, scale, axis=-1, use_values=True):
+def _sa(x, w_q, w_k, w_v, *, scale, axis=-1, use_values=True, transposed=False, stable=True):
     q, k, v = x @ w_q, x @ w_k, x @ w_v
-    scores = q @ k.T * scale
-    e = np.exp(scores - scores.max(axis=axis, keepdims=True))
-    weights = e / e.sum(axis=axis, keepdims=True)
+    scores = (k @ q.T if transposed else q @ k.T) * scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(scores - scores.max(axis=axis, keepdims=True) if stable else scores)
+        weights = e / e.sum(axis=axis, keepdims=True)
     return weights @ (v if use_values else x), weights
+
+
+def _sa_transposed(x, w_q, w_k, w_v):
+    return _sa(x, w_q, w_k, w_v, scale=1 / np.sqrt(w_q.shape[1]), transposed=True)
+
+
+def _sa_naive_softmax(x, w_q, w_k, w_v):
+    return _sa(x, w_q, w_k, w_v, scale=1 / np.sqrt(w_q.shape[1]), stable=False)
 
 
 def _sa_sqrt_d_model(x, w_q, w_k, w_v):
@@ -106,9 +115,25 @@ register(
                 (3 * _randn(7, 8), _randn(8, 4), _randn(8, 4), _randn(8, 8)),
                 description="x (7, 8) with large entries, w_q and w_k (8, 4), w_v (8, 8)",
             ),
+            Case(
+                (100 * _randn(5, 6), _randn(6, 3), _randn(6, 3), _randn(6, 2)),
+                description="x (5, 6) with huge entries (scores in the thousands)",
+            ),
         ],
         mistakes=[
             Mistake("scaled by sqrt(d_model)", _sa_sqrt_d_model, _SQRT_D_MODEL_DIAGNOSIS),
+            Mistake(
+                "scores transposed",
+                _sa_transposed,
+                "your score matrix is transposed: entry (i, j) must be query i against key j, "
+                "q @ k.T, not k @ q.T (or w_q and w_k swapped).",
+            ),
+            Mistake(
+                "no max subtraction",
+                _sa_naive_softmax,
+                "your weights contain NaN: with scores in the thousands, np.exp overflows to inf "
+                "and inf / inf is NaN. Subtract each row's max before np.exp (notebook 02).",
+            ),
             Mistake(
                 "not scaled",
                 _sa_unscaled,
@@ -143,15 +168,15 @@ def check_self_attention(fn):
 
 
 def cross_attention_solution(x_q, x_kv, w_q, w_k, w_v):
-    """Queries from x_q (T_q, d_model); keys and values from x_kv (T_kv, d_model)."""
+    """Queries from x_q (T_q, d_model); keys and values from x_kv (T_k, d_model)."""
     q = x_q @ w_q  # (T_q, d_model) @ (d_model, d_k) -> (T_q, d_k)
-    k = x_kv @ w_k  # (T_kv, d_k)
-    v = x_kv @ w_v  # (T_kv, d_v)
-    scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1])  # (T_q, T_kv)
+    k = x_kv @ w_k  # (T_k, d_k)
+    v = x_kv @ w_v  # (T_k, d_v)
+    scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1])  # (T_q, T_k)
     scores = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(scores)
     weights = weights / weights.sum(axis=-1, keepdims=True)  # each query's row sums to 1
-    output = weights @ v  # (T_q, T_kv) @ (T_kv, d_v) -> (T_q, d_v)
+    output = weights @ v  # (T_q, T_k) @ (T_k, d_v) -> (T_q, d_v)
     return output, weights
 
 
@@ -161,6 +186,14 @@ def _cross_self_on_queries(x_q, x_kv, w_q, w_k, w_v):
 
 def _cross_swapped(x_q, x_kv, w_q, w_k, w_v):
     return cross_attention_solution(x_kv, x_q, w_q, w_k, w_v)
+
+
+def _cross_wrong_axis(x_q, x_kv, w_q, w_k, w_v):
+    q, k, v = x_q @ w_q, x_kv @ w_k, x_kv @ w_v
+    scores = q @ k.T / np.sqrt(q.shape[-1])
+    e = np.exp(scores - scores.max(axis=0, keepdims=True))
+    weights = e / e.sum(axis=0, keepdims=True)
+    return weights @ v, weights
 
 
 def _cross_sqrt_d_model(x_q, x_kv, w_q, w_k, w_v):
@@ -191,19 +224,20 @@ register(
                 _cross_self_on_queries,
                 "your weights are (T_q, T_q): you attended from x_q to x_q itself (self-attention). "
                 "In cross-attention the keys and values come from the other sequence, x_kv, so "
-                "the weights are (T_q, T_kv).",
+                "the weights are (T_q, T_k).",
             ),
             Mistake(
                 "roles swapped",
                 _cross_swapped,
-                "your weights are (T_kv, T_q): the queries came from x_kv and the keys and values "
+                "your weights are (T_k, T_q): the queries came from x_kv and the keys and values "
                 "from x_q. The sequence that asks (x_q) gives the queries.",
             ),
             Mistake("scaled by sqrt(d_model)", _cross_sqrt_d_model, _SQRT_D_MODEL_DIAGNOSIS),
+            Mistake("softmax over the wrong axis", _cross_wrong_axis, _AXIS_DIAGNOSIS),
         ],
         hints=[
             "It is self-attention with one change: q is computed from x_q, k and v from x_kv.",
-            "Expect weights of shape (T_q, T_kv) and an output of shape (T_q, d_v): one answer per "
+            "Expect weights of shape (T_q, T_k) and an output of shape (T_q, d_v): one answer per "
             "asking token.",
         ],
     )
