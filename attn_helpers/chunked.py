@@ -15,6 +15,10 @@ running quantities:
 When a new block raises the max from ``m_old`` to ``m_new``, everything accumulated so far was
 computed relative to ``m_old``; multiplying it by ``exp(m_old - m_new)`` rescales it, so nothing has
 to be recomputed. After the last block, ``output = acc / l``: exactly ``softmax(scores) @ v``.
+
+One more trick saves a pass over every tile: ``l`` rides along as an extra column of ones appended
+to ``v``, since ``exp(s) @ [v | 1] = [exp(s) @ v | sum of exp(s)]``: one matrix product updates
+``acc`` and ``l`` together.
 """
 
 from __future__ import annotations
@@ -119,8 +123,8 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
         Tokens per tile, for queries and keys alike. Any positive integer works; lengths need not
         be multiples of it. Smaller tiles use less memory; larger ones mean fewer, bigger matrix
         products (each numpy call has a fixed cost, and a multi-threaded BLAS pays a
-        synchronisation per product, which hurts on a busy machine). 1024 was the fastest of
-        256 ... 2048 on the 2-core machine of ``make bench``.
+        synchronisation per product, which hurts on a busy machine). 1024 did best among
+        256 ... 2048 at 1024-4096 tokens on the 2-core machine ``make bench`` was written on.
     scale : float, optional
         Multiplies the scores. Defaults to ``1 / sqrt(d_k)``.
 
@@ -161,31 +165,30 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     shapes = (q.shape, k.shape, scale)  # for the error message
     q = np.broadcast_to(q_scaled, (*lead, t_q, d_k))  # broadcasting makes views, never copies
     k_t = np.broadcast_to(k.astype(dtype, copy=False), (*lead, t_k, d_k)).swapaxes(-1, -2)
-    v = np.broadcast_to(v.astype(dtype, copy=False), (*lead, t_k, d_v))  # (..., T_k, d_v)
+    # v with a column of ones appended: exp(s) @ v_ones = [exp(s) @ v | row sums of exp(s)].
+    v_ones = np.ones((*v.shape[:-1], d_v + 1), dtype=dtype)  # (..., T_k, d_v + 1)
+    v_ones[..., :d_v] = v
+    v_ones = np.broadcast_to(v_ones, (*lead, t_k, d_v + 1))
     output = np.zeros((*lead, t_q, d_v), dtype=dtype)
 
     # Block buffers, allocated once and reused for every tile (C = chunk_size).
     c_q, c_k = min(chunk_size, t_q), min(chunk_size, t_k)
     scores_buf = np.empty((*lead, c_q, c_k), dtype=dtype)  # (..., C, C): one tile of scores
     blocked_buf = np.empty((*lead, c_q, c_k), dtype=bool) if mask is not None else None
-    acc_buf = np.empty((*lead, c_q, d_v), dtype=dtype)  # acc: running sum of exp(s - m) * v
-    pv_buf = np.empty((*lead, c_q, d_v), dtype=dtype)  # this tile's exp(s - m) @ v
-    # One number per query, (..., C, 1): m, l, this tile's max, m_new, the shift, the rescale
-    # factor exp(m_old - m_new) and this tile's sum.
-    run_max_buf, run_sum_buf, tile_max_buf, m_new_buf, shift_buf, rescale_buf, tile_sum_buf = (
-        np.empty((7, *lead, c_q, 1), dtype=dtype)
-    )
+    acc_buf = np.empty((*lead, c_q, d_v + 1), dtype=dtype)  # [acc | l], running sums
+    pv_buf = np.empty((*lead, c_q, d_v + 1), dtype=dtype)  # this tile's exp(s - m) @ v_ones
+    # One number per query, (..., C, 1): the running max m, its new value, the shift actually
+    # subtracted (m_new, or 0 where m_new = -inf) and the rescale factor exp(m_old - m_new).
+    run_max_buf, m_new_buf, shift_buf, rescale_buf = np.empty((4, *lead, c_q, 1), dtype=dtype)
 
     for q_start in range(0, t_q, chunk_size):
         q_stop = min(q_start + chunk_size, t_q)
         n_q = q_stop - q_start  # the last chunk may be shorter: use the first n_q rows of buffers
         q_blk = q[..., q_start:q_stop, :]  # (..., n_q, d_k)
-        run_max, run_sum = run_max_buf[..., :n_q, :], run_sum_buf[..., :n_q, :]
-        tile_max, m_new = tile_max_buf[..., :n_q, :], m_new_buf[..., :n_q, :]
+        run_max, m_new = run_max_buf[..., :n_q, :], m_new_buf[..., :n_q, :]
         shift, rescale = shift_buf[..., :n_q, :], rescale_buf[..., :n_q, :]
-        tile_sum, acc, pv = tile_sum_buf[..., :n_q, :], acc_buf[..., :n_q, :], pv_buf[..., :n_q, :]
+        acc, pv = acc_buf[..., :n_q, :], pv_buf[..., :n_q, :]
         run_max.fill(-np.inf)
-        run_sum.fill(0.0)
         acc.fill(0.0)
         for k_start in range(0, t_k, chunk_size):
             k_stop = min(k_start + chunk_size, t_k)
@@ -197,27 +200,31 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
                     raise _overflow_error(s, (q_start, k_start), *shapes)
             else:
                 np.matmul(q_blk, k_t[..., :, k_start:k_stop], out=s)  # scores of this tile
-            if mask is not None:
+            if mask is None:
+                np.max(s, axis=-1, keepdims=True, out=m_new)
+                np.maximum(m_new, run_max, out=m_new)
+                shift = m_new  # finite: without a mask every tile has a largest score
+            else:
                 blocked = blocked_buf[..., :n_q, : k_stop - k_start]
                 np.logical_not(mask[..., q_start:q_stop, k_start:k_stop], out=blocked)
                 np.copyto(s, -np.inf, where=blocked)
-            np.max(s, axis=-1, keepdims=True, out=tile_max)
-            np.maximum(run_max, tile_max, out=m_new)
-            # A query whose keys so far are all masked has m_new = -inf: shift by 0 instead, so
-            # that exp(-inf - 0) = 0 rather than exp(-inf - -inf) = NaN.
-            np.copyto(shift, m_new)
-            shift[np.isneginf(shift)] = 0.0
+                np.max(s, axis=-1, keepdims=True, out=m_new)
+                np.maximum(m_new, run_max, out=m_new)
+                # A query whose keys so far are all masked has m_new = -inf: shift by 0 instead,
+                # so that exp(-inf - 0) = 0 rather than exp(-inf - -inf) = NaN.
+                shift = shift_buf[..., :n_q, :]
+                np.copyto(shift, m_new)
+                shift[np.isneginf(shift)] = 0.0
             s -= shift
             np.exp(s, out=s)  # exp(score - m_new): at most 1, exactly 0 where masked
             np.subtract(run_max, shift, out=rescale)
             np.exp(rescale, out=rescale)  # exp(m_old - m_new) <= 1; 0 while m_old = -inf
-            np.sum(s, axis=-1, keepdims=True, out=tile_sum)
-            run_sum *= rescale  # l = l * exp(m_old - m_new) + sum(exp(s - m_new))
-            run_sum += tile_sum
-            np.matmul(s, v[..., k_start:k_stop, :], out=pv)  # (..., n_q, n_k) @ (..., n_k, d_v)
-            acc *= rescale  # acc = acc * exp(m_old - m_new) + exp(s - m_new) @ v
+            # (..., n_q, n_k) @ (..., n_k, d_v + 1): this tile's [exp(s) @ v | sum of exp(s)]
+            np.matmul(s, v_ones[..., k_start:k_stop, :], out=pv)
+            acc *= rescale  # [acc | l] = [acc | l] * exp(m_old - m_new) + [exp(s) @ v | sum]
             acc += pv
             np.copyto(run_max, m_new)
         # output = acc / l; fully masked queries (l = 0) keep the zeros output started with.
-        np.divide(acc, run_sum, out=output[..., q_start:q_stop, :], where=run_sum > 0)
+        run_sum = acc[..., d_v:]  # (..., n_q, 1): l
+        np.divide(acc[..., :d_v], run_sum, out=output[..., q_start:q_stop, :], where=run_sum > 0)
     return output

@@ -2,8 +2,8 @@
 
 Each notebook is executed with nbclient in a new ``python3`` kernel (this environment's Python),
 from the notebooks directory, as "Restart kernel and run all cells" would. The wall time includes
-the kernel's start-up; the peak memory is the kernel process's peak resident set size
-(``ru_maxrss``), read by one extra cell appended at the end. A notebook that fails or times out
+the kernel's start-up; the peak memory is the kernel process's peak resident set size (VmHWM),
+read by one extra cell appended at the end. A notebook that fails or times out
 counts as missing the goal.
 """
 
@@ -19,10 +19,17 @@ GOAL_SECONDS_TOTAL = 120.0
 TIMEOUT_SECONDS = 120  # per cell: a hung kernel fails the run instead of stalling it
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-_PEAK_CELL = (
-    "import json as _json, resource as _resource\n"
-    "print('__PEAK_RSS_KB__' + _json.dumps(_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss))"
-)
+# The kernel's own peak: VmHWM of /proc/self/status on Linux. (ru_maxrss is no good here: Linux
+# carries it across fork + exec, so a kernel would report its launcher's peak if that is larger.)
+_PEAK_CELL = """
+import json as _json, resource as _resource
+try:
+    with open("/proc/self/status") as _f:
+        _kib = next(int(_l.split()[1]) for _l in _f if _l.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    _kib = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+print("__PEAK_RSS_KB__" + _json.dumps(_kib))
+""".strip()
 
 
 def course_notebooks(directory: Path = NOTEBOOKS) -> list[Path]:
