@@ -299,7 +299,7 @@ def test_scaling_explorer_histogram_and_theory():
     assert heights[0] != explorer.art.hist.get_data().values[0]  # scores pile up at the edges
     c["scaling"].value = True
     c["spread"].value = 0.25  # std 0.0625: one tall bin, cut off, its height printed
-    assert explorer.art.peak.get_text().startswith("↑ ")
+    assert explorer.art.peak.get_text().startswith("← cut off: ")
 
 
 def test_qkv_explorer_query_marker_weights_and_click():

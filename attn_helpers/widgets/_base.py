@@ -303,10 +303,13 @@ class Explorer(widgets.VBox):
         finally:
             self._holding, self._pending = saved
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, *, suffix: str = "") -> None:
+        """Show a short note above the figure (long texts are cut after a sentence)."""
         text = " ".join(str(text).split())
-        if len(text) > 300:
-            text = text[:297] + "..."
+        if len(text) > 240:
+            cut = text.rfind(". ", 0, 240)
+            text = text[: cut + 1] if cut > 60 else text[:237] + "..."
+        text = f"{text} {suffix}".strip()
         self.message.value = f'<span style="color:#b5400b">⚠ {html.escape(text)}</span>'
 
     def refresh(self) -> bool:
@@ -314,7 +317,7 @@ class Explorer(widgets.VBox):
         try:
             data = self._compute()
         except InputProblem as problem:
-            self.show_message(f"{problem} The picture shows the last good input.")
+            self.show_message(str(problem), suffix="The picture shows the last good input.")
             return False
         except Exception as err:  # never a traceback in the widget
             self.show_message(f"That did not work ({type(err).__name__}: {err}).")

@@ -54,7 +54,7 @@ def soft_lookup(query, keys, values, *, scale=None):
 
 class _QKVExplorer(Explorer):
     title = "Soft lookup explorer"
-    figsize = (9.0, 3.1)
+    figsize = (8.2, 3.0)
 
     def __init__(self):
         style = {"description_width": "initial"}

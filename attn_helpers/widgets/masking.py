@@ -98,7 +98,7 @@ def masked_weights(scores, mask, *, fill="safe"):
 
 class _MaskExplorer(Explorer):
     title = "Mask explorer"
-    figsize = (9.0, 3.9)
+    figsize = (8.2, 3.8)
     seq_len = 8
 
     def __init__(self):
@@ -136,16 +136,15 @@ class _MaskExplorer(Explorer):
         figure.colorbar(image, ax=ax_w, shrink=0.8, label="weight (red = NaN)")
         notes = [
             ax_w.text(
-                n - 0.3,
+                (n - 1) / 2,
                 i,
                 "",
-                ha="left",
+                ha="center",
                 va="center",
-                fontsize=8,
-                clip_on=False,
-                color=NAN_COLOR,
+                fontsize=9,
+                color="white",
                 fontweight="bold",
-            )
+            )  # fmt: skip
             for i in range(n)
         ]
         for ax in (ax_m, ax_w):  # the widest labels, so the frozen layout has room for all

@@ -103,7 +103,7 @@ def reordering_changes(
 
 class _PositionExplorer(Explorer):
     title = "Position explorer"
-    figsize = (9.0, 3.6)
+    figsize = (8.2, 3.6)
 
     def __init__(self):
         style = {"description_width": "initial"}
@@ -143,6 +143,7 @@ class _PositionExplorer(Explorer):
         figure.colorbar(image, ax=ax_p, shrink=0.8)
         ax_p.set_xlabel("feature (even: sin, odd: cos)")
         ax_p.set_ylabel("position")
+        ax_p.set_title("sinusoidal positions\nd_model=16, base=10000")  # room for the real one
         n = len(TOKENS)
         bars = ax_c.bar(range(n), np.zeros(n), color=BAR_COLOR)
         ax_c.set_xticks(range(n), TOKENS, rotation=90)
@@ -179,7 +180,7 @@ class _PositionExplorer(Explorer):
             art.d_model, art.base = d_model, data["base"]
             art.image.set_extent((-0.5, d_model - 0.5, HEATMAP_POSITIONS - 0.5, -0.5))
             art.ax_p.set_xlim(-0.5, d_model - 0.5)
-            art.ax_p.set_title(f"sinusoidal positions, d_model={d_model}, base={data['base']}")
+            art.ax_p.set_title(f"sinusoidal positions\nd_model={d_model}, base={data['base']}")
             art.image.set_data(data["heatmap"])
         change = data["change"]
         changed = change > CHANGED

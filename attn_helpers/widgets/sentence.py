@@ -113,12 +113,13 @@ def _set_heatmap(ax, image, weights, tokens) -> None:
 
 class _SentenceExplorer(Explorer):
     title = "Sentence explorer"
-    figsize = (9.0, 4.2)
+    figsize = (8.2, 4.2)
 
     def __init__(self, sentence, attend, max_tokens):
         self.attend, self.max_tokens = attend, max_tokens
         self._shown = None  # (tokens, weights) last drawn
         style = {"description_width": "initial"}
+        narrow = {"width": "150px"}  # one Layout per widget: display is set per control
         controls = {
             "sentence": widgets.Text(
                 value=sentence,
@@ -130,8 +131,20 @@ class _SentenceExplorer(Explorer):
             "query": widgets.Dropdown(
                 options=[("-", 0)], value=0, description="query token", style=style
             ),
-            "layer": widgets.Dropdown(options=[0], value=0, description="layer", style=style),
-            "head": widgets.Dropdown(options=[0], value=0, description="head", style=style),
+            "layer": widgets.Dropdown(
+                options=[0],
+                value=0,
+                description="layer",
+                style=style,
+                layout=widgets.Layout(**narrow),
+            ),
+            "head": widgets.Dropdown(
+                options=[0],
+                value=0,
+                description="head",
+                style=style,
+                layout=widgets.Layout(**narrow),
+            ),
         }
         super().__init__(
             controls,
@@ -151,12 +164,16 @@ class _SentenceExplorer(Explorer):
         row = ax_h.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec=ROW_COLOR, lw=2))
         lines = ax_l.add_collection(LineCollection([], capstyle="round"))
         marker = ax_l.add_patch(Rectangle((0, 0), 0.3, 0.9, color="#e8e2f0", zorder=0))
+        query_text = ax_l.text(  # the query token, bold, drawn over the marker
+            0.27, 0, "", ha="right", va="center", fontweight="bold", color=HIGHLIGHT_COLOR
+        )
         left = [ax_l.text(0.27, 0, "", ha="right", va="center") for _ in range(self.max_tokens)]
         right = [ax_l.text(0.73, 0, "", ha="left", va="center") for _ in range(self.max_tokens)]
         ax_l.set_xlim(0, 1)
         ax_l.axis("off")
-        self.dynamic(image, row, marker, lines)
+        self.dynamic(image, row, marker, query_text, lines)
         return SimpleNamespace(
+            query_text=query_text,
             ax_h=ax_h,
             image=image,
             row=row,
@@ -225,6 +242,9 @@ class _SentenceExplorer(Explorer):
         art.row.set_xy((-0.5, q - 0.5))
         art.row.set_width(n)
         art.marker.set_bounds(0.0, -q - 0.45, 0.29, 0.9)
+        art.query_text.set_text(tokens[q])
+        art.query_text.set_y(-q)
+        art.query_text.set_fontsize(art.left[0].get_fontsize())
         art.lines.set_segments([[(0.29, -q), (0.71, -j)] for j in range(n)])
         weights = np.clip(w[q], 0.0, 1.0)
         colors = np.tile(to_rgba(LINE_COLOR), (n, 1))
@@ -271,7 +291,7 @@ def make_sentence_explorer(
 
 class _HeadsExplorer(Explorer):
     title = "Heads explorer"
-    figsize = (9.0, 4.2)
+    figsize = (8.2, 4.2)
 
     def __init__(self, tokens, weights, layer_names):
         self.tokens, self.weights = tokens, weights
@@ -280,8 +300,14 @@ class _HeadsExplorer(Explorer):
         lname = [(f"{i}: {n}" if n else str(i), i) for i, n in enumerate(layer_names)]
         right_layer, right_head = (0, 1) if heads > 1 else (min(1, layers - 1), 0)
 
-        def dd(desc, options, value):
-            return widgets.Dropdown(options=options, value=value, description=desc, style=style)
+        def dd(desc, options, value, width="260px"):
+            return widgets.Dropdown(
+                options=options,
+                value=value,
+                description=desc,
+                style=style,
+                layout=widgets.Layout(width=width),
+            )
 
         controls = {
             "query": dd(
@@ -290,9 +316,9 @@ class _HeadsExplorer(Explorer):
                 tokens.index("it") if "it" in tokens else 0,
             ),
             "left layer": dd("left: layer", lname, 0),
-            "left head": dd("head", list(range(heads)), 0),
+            "left head": dd("head", list(range(heads)), 0, "120px"),
             "right layer": dd("right: layer", lname, right_layer),
-            "right head": dd("head", list(range(heads)), right_head),
+            "right head": dd("head", list(range(heads)), right_head, "120px"),
         }
         super().__init__(
             controls,
@@ -310,6 +336,7 @@ class _HeadsExplorer(Explorer):
         for ax in axes:
             image = ax.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0.0, vmax=1.0)
             _set_heatmap(ax, image, self.weights[0, 0], self.tokens)
+            ax.set_title("layer 0, head 0")  # a placeholder, so the frozen layout has room
             row = ax.add_patch(
                 Rectangle((-0.5, -0.5), len(self.tokens), 1, fill=False, ec=ROW_COLOR, lw=2)
             )
@@ -319,7 +346,7 @@ class _HeadsExplorer(Explorer):
             self.dynamic(image, row)
         axes[0].set_ylabel("query (looking)")
         figure.colorbar(art.images[1], ax=axes, shrink=0.8, label="weight")
-        art.titles = [None, None]
+        art.titles = [None, None]  # the real titles are set by the first update
         return art
 
     def _compute(self):

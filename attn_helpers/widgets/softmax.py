@@ -291,7 +291,7 @@ class _ScalingExplorer(Explorer):
             lw=1.5,
             label="theory N(0, std²)",
         )
-        peak = ax_s.text(0, HIST_YMAX, "", ha="center", va="bottom", fontsize=8, clip_on=False)
+        peak = ax_s.text(0, 0.95 * HIST_YMAX, "", ha="left", va="top", fontsize=8)
         ax_s.set_xlim(-HIST_LIMIT, HIST_LIMIT)
         ax_s.set_ylim(0, HIST_YMAX)
         ax_s.set_xlabel("score (values beyond ±20 pile up at the edges)")
@@ -327,8 +327,8 @@ class _ScalingExplorer(Explorer):
         art.theory.set_ydata(np.minimum(data["theory"], HIST_YMAX))
         top = int(fractions.argmax())
         clipped = fractions[top] > HIST_YMAX
-        art.peak.set_text(f"↑ {fractions[top]:.2f}" if clipped else "")
-        art.peak.set_x((HIST_EDGES[top] + HIST_EDGES[top + 1]) / 2)
+        art.peak.set_text(f"← cut off: {fractions[top]:.2f}" if clipped else "")
+        art.peak.set_x(HIST_EDGES[top + 1] + 0.5)
         for bar, h in zip(art.wbars, data["sorted_weights"]):
             bar.set_height(h)
         readout = (

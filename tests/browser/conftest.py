@@ -108,9 +108,11 @@ class Lab:
         """
         deadline, stable_since, last = time.monotonic() + timeout_s, None, None
         while time.monotonic() < deadline:
-            kernels = self.api("kernels")
-            state = [(k["id"], k["execution_state"]) for k in kernels]
-            if len(state) == 1 and state[0][1] == "idle" and state == last:
+            try:
+                state = [(k["id"], k["execution_state"]) for k in self.api("kernels")]
+            except (urllib.error.URLError, OSError):  # jupyter_server can 500 while a kernel starts
+                state = None
+            if state and len(state) == 1 and state[0][1] == "idle" and state == last:
                 stable_since = stable_since or time.monotonic()
                 if time.monotonic() - stable_since >= settle_s:
                     return
