@@ -168,3 +168,40 @@ def test_attention_with_k_T_on_heads_is_told_about_swapaxes():
     res = ex.check_attention(attention)
     assert not res
     assert "swapaxes" in res.message
+
+
+def test_naive_soft_lookup_is_diagnosed_on_large_scores():
+    def soft_lookup(query, keys, values):
+        e = np.exp(keys @ query)  # no max subtraction
+        weights = e / e.sum()
+        return weights @ values, weights
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = ex.check_soft_lookup(soft_lookup)
+    assert res.mistake == "no max subtraction"
+    assert "1000" in res.message
+    assert "largest score" in res.message
+
+
+def test_soft_lookup_scaled_by_sqrt_d_k_is_diagnosed():
+    def soft_lookup(query, keys, values):
+        weights = package_softmax(keys @ query / np.sqrt(len(query)))
+        return weights @ values, weights
+
+    res = ex.check_soft_lookup(soft_lookup)
+    assert res.mistake == "scaled by sqrt(d_k)"
+    assert "notebook 02" in res.message
+
+
+def test_soft_lookup_with_the_package_softmax_is_correct():
+    def soft_lookup(query, keys, values):
+        weights = package_softmax(keys @ query)
+        return weights @ values, weights
+
+    assert ex.check_soft_lookup(soft_lookup)
+
+
+def test_jacobian_with_flipped_sign_is_diagnosed():
+    res = ex.check_softmax_jacobian(lambda w: np.outer(w, w) - np.diag(w))
+    assert res.mistake == "sign flipped"
+    assert "wrong sign" in res.message

@@ -234,6 +234,19 @@ def _lookup_distance(query, keys, values):
     return weights @ values, weights
 
 
+def _lookup_naive_softmax(query, keys, values):
+    scores = keys @ query
+    with np.errstate(over="ignore", invalid="ignore"):
+        weights = np.exp(scores)  # overflows to inf once a score passes ~709.78
+        weights = weights / weights.sum()  # inf / inf = NaN
+    return weights @ values, weights
+
+
+def _lookup_scaled(query, keys, values):
+    weights = _stable_softmax(keys @ query / np.sqrt(query.shape[-1]))
+    return weights @ values, weights
+
+
 _KEYS_2D = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
 _VALUES_2D = np.array([[10.0, 0.0], [0.0, 10.0], [5.0, 5.0]])
 
@@ -255,6 +268,14 @@ register(
             Case(
                 (_randn(4), _randn(6, 4), _randn(6, 3)),
                 description="a query (4,), keys (6, 4), values (6, 3)",
+            ),
+            Case(
+                (
+                    np.array([500.0, 501.0]),
+                    np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]]),
+                    _VALUES_2D,
+                ),
+                description="a long query (2,) whose scores are 1000, 1002 and 1001",
             ),
         ],
         mistakes=[
@@ -281,6 +302,19 @@ register(
                 _lookup_distance,
                 "you scored keys by (negative) distance. That is a fine kernel (the Nadaraya-Watson "
                 "picture), but attention's score is the dot product keys @ query.",
+            ),
+            Mistake(
+                "no max subtraction",
+                _lookup_naive_softmax,
+                "your weights are NaN: with scores near 1000, np.exp overflows to inf and inf / inf "
+                "is NaN. Subtract the largest score before np.exp; the weights do not change, "
+                "because only differences of scores count.",
+            ),
+            Mistake(
+                "scaled by sqrt(d_k)",
+                _lookup_scaled,
+                "you divided the scores by sqrt(d_k). That scaling comes in notebook 02; this "
+                "exercise asks for the softmax of the raw dot products keys @ query.",
             ),
         ],
         hints=[
@@ -514,6 +548,10 @@ def _jacobian_diag_one_minus(weights):
     return np.diag(weights * (1.0 - weights))
 
 
+def _jacobian_sign_flipped(weights):
+    return np.outer(weights, weights) - np.diag(weights)
+
+
 register(
     Exercise(
         name="softmax_jacobian",
@@ -549,6 +587,12 @@ register(
                 _jacobian_diag_one_minus,
                 "your diagonal w_i (1 - w_i) is right, but the off-diagonal entries -w_i w_j are "
                 "missing.",
+            ),
+            Mistake(
+                "sign flipped",
+                _jacobian_sign_flipped,
+                "every entry has the wrong sign: you computed outer(w, w) - diag(w). Raising score i "
+                "raises weight i, so the diagonal d w_i / d s_i must be positive.",
             ),
         ],
         hints=[
