@@ -357,7 +357,7 @@ def multi_head_attention(
     ----------
     x_q : array_like of shape (..., seq_len_q, d_model)
         The tokens that ask (queries come from here).
-    x_kv : array_like of shape (..., seq_len_kv, d_kv)
+    x_kv : array_like of shape (..., seq_len_k, d_kv)
         The tokens that are looked at (keys and values come from here); ``d_kv`` is usually
         ``d_model``.
     w_q : array_like of shape (d_model, d_model)
@@ -366,7 +366,7 @@ def multi_head_attention(
         Projections, applied as ``x @ w`` (row vectors).
     num_heads : int
         ``d_model`` (the width of ``w_q``) must be divisible by it; ``head_dim = d_model // num_heads``.
-    mask : array_like of bool, broadcastable to (..., seq_len_q, seq_len_kv), optional
+    mask : array_like of bool, broadcastable to (..., seq_len_q, seq_len_k), optional
         True = may attend; the same mask is used by every head (a head axis is inserted for you).
         ``causal_mask(T)`` and ``padding_mask(lengths, T)`` can be passed as they are.
     b_q, b_k, b_v : array_like of shape (d_model,), optional
@@ -376,7 +376,7 @@ def multi_head_attention(
     Returns
     -------
     output : ndarray of shape (..., seq_len_q, d_out)
-    weights : ndarray of shape (..., num_heads, seq_len_q, seq_len_kv)
+    weights : ndarray of shape (..., num_heads, seq_len_q, seq_len_k)
         Every head's attention weights.
 
     A query row whose keys are all masked gets zero weights in every head; its merged head output
@@ -385,7 +385,7 @@ def multi_head_attention(
     x_q = as_float_array(x_q, "x_q")
     x_kv = as_float_array(x_kv, "x_kv")
     check_ndim_at_least(x_q, "x_q", 2, "(..., seq_len_q, d_model)")
-    check_ndim_at_least(x_kv, "x_kv", 2, "(..., seq_len_kv, d_kv)")
+    check_ndim_at_least(x_kv, "x_kv", 2, "(..., seq_len_k, d_kv)")
     num_heads = check_positive_int(num_heads, "num_heads")
     try:
         lead = np.broadcast_shapes(x_q.shape[:-2], x_kv.shape[:-2])  # the batch axes
@@ -417,12 +417,12 @@ def multi_head_attention(
             f"{shape_str(arrays['w_q'].shape)}) and num_heads={num_heads}."
         )
     q = split_heads(q, num_heads)  # (..., T_q, d_model) -> (..., h, T_q, head_dim)
-    k = split_heads(k, num_heads)  # (..., T_kv, d_model) -> (..., h, T_kv, head_dim)
+    k = split_heads(k, num_heads)  # (..., T_k, d_model) -> (..., h, T_k, head_dim)
     v = split_heads(v, num_heads)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.ndim >= 2:
-            # (..., T_q, T_kv) -> (..., 1, T_q, T_kv): the same mask for every head.
+            # (..., T_q, T_k) -> (..., 1, T_q, T_k): the same mask for every head.
             target = (*lead, x_q.shape[-2], x_kv.shape[-2])
             check_mask(mask, "mask", target)
             mask = mask[..., None, :, :]
