@@ -424,6 +424,14 @@ def test_heads_explorer_many_heads_and_bad_input():
     explorer.controls["right layer"].value = 5
     explorer.controls["right head"].value = 11
     np.testing.assert_allclose(explorer.art.images[1].get_array(), weights[5, 11])
+    chosen = w.make_heads_explorer(tokens, weights, left=(2, 7), right=(5, 11), query="trophy")
+    np.testing.assert_allclose(chosen.art.images[0].get_array(), weights[2, 7])
+    np.testing.assert_allclose(chosen.art.images[1].get_array(), weights[5, 11])
+    assert chosen.controls["query"].value == 2
+    with pytest.raises(ValueError, match="out of range"):
+        w.make_heads_explorer(tokens, weights, left=(6, 0))
+    with pytest.raises(ValueError, match="is not one of the tokens"):
+        w.make_heads_explorer(tokens, weights, query="box")
     with pytest.raises(ValueError, match="tokens must label every position"):
         w.make_heads_explorer(tokens[:3], weights)
     with pytest.raises(ValueError, match="layer_names must name each"):

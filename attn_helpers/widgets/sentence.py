@@ -293,12 +293,11 @@ class _HeadsExplorer(Explorer):
     title = "Heads explorer"
     figsize = (8.2, 4.2)
 
-    def __init__(self, tokens, weights, layer_names):
+    def __init__(self, tokens, weights, layer_names, left, right, query):
         self.tokens, self.weights = tokens, weights
-        layers, heads = weights.shape[:2]
+        heads = weights.shape[1]
         style = {"description_width": "initial"}
         lname = [(f"{i}: {n}" if n else str(i), i) for i, n in enumerate(layer_names)]
-        right_layer, right_head = (0, 1) if heads > 1 else (min(1, layers - 1), 0)
 
         def dd(desc, options, value, width="260px"):
             return widgets.Dropdown(
@@ -313,12 +312,12 @@ class _HeadsExplorer(Explorer):
             "query": dd(
                 "query token",
                 [(token_label(tokens, i), i) for i in range(len(tokens))],
-                tokens.index("it") if "it" in tokens else 0,
+                query,
             ),
-            "left layer": dd("left: layer", lname, 0),
-            "left head": dd("head", list(range(heads)), 0, "120px"),
-            "right layer": dd("right: layer", lname, right_layer),
-            "right head": dd("head", list(range(heads)), right_head, "120px"),
+            "left layer": dd("left: layer", lname, left[0]),
+            "left head": dd("head", list(range(heads)), left[1], "120px"),
+            "right layer": dd("right: layer", lname, right[0]),
+            "right head": dd("head", list(range(heads)), right[1], "120px"),
         }
         super().__init__(
             controls,
@@ -370,11 +369,28 @@ class _HeadsExplorer(Explorer):
             if art.titles[k] != title:  # titles are static: part of the static key
                 art.axes[k].set_title(title)
                 art.titles[k] = title
-            parts.append(f"{title}: " + summarize_attention(w, self.tokens, query=q))
+            parts.append(f"{title}: " + summarize_attention(w, self.tokens, query=q, top=2))
         return " | ".join(parts), tuple(art.titles)
 
 
-def make_heads_explorer(tokens, weights, *, layer_names=None) -> Explorer:
+def _pick(pick, name, layers, heads):
+    try:
+        layer, head = (int(v) for v in pick)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a (layer, head) pair, e.g. (2, 7); got {pick!r}."
+        ) from None
+    if not (0 <= layer < layers and 0 <= head < heads):
+        raise ValueError(
+            f"{name}={pick!r} is out of range: the weights have {layers} layers and {heads} heads "
+            f"(valid: 0 ... {layers - 1} and 0 ... {heads - 1})."
+        )
+    return layer, head
+
+
+def make_heads_explorer(
+    tokens, weights, *, layer_names=None, left=None, right=None, query=None
+) -> Explorer:
     """Pick two (layer, head) pairs and compare their attention heatmaps side by side.
 
     Parameters
@@ -385,6 +401,12 @@ def make_heads_explorer(tokens, weights, *, layer_names=None) -> Explorer:
         ((heads, T, T) and (T, T) are accepted too).
     layer_names : sequence of str, optional
         A name per layer for the dropdowns, e.g. ``attn_helpers.toy.LAYER_NAMES``.
+    left, right : (int, int), optional
+        The (layer, head) shown first on each side. Default: (0, 0), and (0, 1) if there are
+        several heads, else (1, 0).
+    query : int or str, optional
+        The query token whose row is outlined and described: a position or a token. Default:
+        "it" if the sentence has it, else the first token.
 
     Returns
     -------
@@ -402,4 +424,16 @@ def make_heads_explorer(tokens, weights, *, layer_names=None) -> Explorer:
         raise ValueError(
             f"layer_names must name each of the {weights.shape[0]} layers; got {len(layer_names)}."
         )
-    return _HeadsExplorer(tokens, weights, layer_names)
+    layers, heads = weights.shape[:2]
+    left = _pick((0, 0) if left is None else left, "left", layers, heads)
+    default_right = (0, 1) if heads > 1 else (min(1, layers - 1), 0)
+    right = _pick(default_right if right is None else right, "right", layers, heads)
+    if query is None:
+        query = tokens.index("it") if "it" in tokens else 0
+    elif isinstance(query, str):
+        if query not in tokens:
+            raise ValueError(f"query={query!r} is not one of the tokens: {tokens}.")
+        query = tokens.index(query)
+    elif not 0 <= int(query) < len(tokens):
+        raise ValueError(f"query must be a position 0 ... {len(tokens) - 1}; got {query}.")
+    return _HeadsExplorer(tokens, weights, layer_names, left, right, int(query))
