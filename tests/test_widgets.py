@@ -371,6 +371,9 @@ def test_sentence_explorer_keeps_the_last_good_picture(text, expected, mode, mon
     assert explorer.readout.value == before[1]
     explorer.render_now()
     np.testing.assert_array_equal(pixels(explorer), before[2])
+    explorer.controls["query"].value = 1  # other controls still work; the message stays
+    assert explorer.art.row.get_xy() == (-0.5, 0.5)
+    assert expected in explorer.message.value
     explorer.controls["sentence"].value = TROPHY_SMALL_SENTENCE  # good input clears the message
     assert explorer.message.value == ""
 

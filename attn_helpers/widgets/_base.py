@@ -328,7 +328,11 @@ class Explorer(widgets.VBox):
             self.show_message(f"Could not draw that ({type(err).__name__}: {err}).")
             self.figure.canvas.forget_backgrounds()
             return False
-        self.message.value = ""
+        note = data.get("note") if isinstance(data, dict) else None
+        if note:  # the input is still bad, but another control changed: keep saying so
+            self.show_message(note, suffix="The picture shows the last good input.")
+        else:
+            self.message.value = ""
         self.readout.value = readout
         self._request_render(key)
         return True

@@ -203,13 +203,17 @@ class _SentenceExplorer(Explorer):
 
     def _compute(self):
         c = self.controls
-        shown = self._shown
-        if shown is None or c["sentence"].value != self._shown_text:
-            tokens, weights = prepare_sentence(
-                c["sentence"].value, self.attend, max_tokens=self.max_tokens
-            )
+        text, note = c["sentence"].value, None
+        if self._shown is not None and text == self._bad[0]:
+            note = self._bad[1]  # still the bad text: keep explaining, but let the rest work
+        elif self._shown is None or text != self._shown_text:
+            try:
+                tokens, weights = prepare_sentence(text, self.attend, max_tokens=self.max_tokens)
+            except InputProblem as problem:
+                self._bad = (text, str(problem))
+                raise
             self._sync_choices(tokens, weights)
-            self._shown, self._shown_text = (tokens, weights), c["sentence"].value
+            self._shown, self._shown_text = (tokens, weights), text
         tokens, weights = self._shown
         return {
             "tokens": tokens,
@@ -217,9 +221,11 @@ class _SentenceExplorer(Explorer):
             "query": c["query"].value,
             "layer": c["layer"].value,
             "head": c["head"].value,
+            "note": note,
         }
 
     _shown_text = None
+    _bad = (None, "")  # the last rejected text and why
 
     def _apply(self, data, art):
         tokens, w, q = data["tokens"], data["weights"], data["query"]
