@@ -57,6 +57,8 @@ def run_notebook(path: Path) -> dict:
         timeout=TIMEOUT_SECONDS,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
+        # Quiet start-up chatter on stderr; errors still come back as cell outputs.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     start = time.perf_counter()
     error = None
