@@ -10,6 +10,7 @@ counts as missing the goal.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -65,9 +66,8 @@ def run_notebook(path: Path) -> dict:
     try:
         client.execute()
     except Exception as err:  # noqa: BLE001 - any failure is recorded, the run goes on
-        error = (
-            f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
-        )
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # drop terminal colours
+        error = f"{type(err).__name__}: {text.splitlines()[-1] if text else ''}"
     seconds = time.perf_counter() - start
     peak_mb = None if error else _peak_rss_mb(nb)
     return {
