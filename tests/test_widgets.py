@@ -495,3 +495,15 @@ def test_no_exception_escapes_an_explorer(monkeypatch):
     monkeypatch.setattr(explorer, "_compute", boom)
     explorer.controls["temperature"].value = 2.0  # must not raise
     assert "ZeroDivisionError" in explorer.message.value
+
+
+def test_mode_detection_falls_back_without_the_lab_extension(monkeypatch, tmp_path):
+    import jupyter_core.paths
+
+    monkeypatch.delenv(_base.MODE_ENV, raising=False)
+    assert _base.ipympl_available()  # the course environment has ipympl and its extension
+    monkeypatch.setattr(jupyter_core.paths, "jupyter_path", lambda *parts: [str(tmp_path)])
+    assert not _base.ipympl_available()
+    explorer = w.make_softmax_explorer()
+    assert explorer.static
+    assert "Static mode" in explorer.children[1].value
