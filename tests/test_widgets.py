@@ -98,14 +98,16 @@ def test_unscaled_scores_make_softmax_peaky():
     assert unscaled["mean_entropy"] < 0.3 * scaled["mean_entropy"]
 
 
-def test_soft_lookup_is_attention_for_one_query():
+def test_single_query_attention_by_hand():
     keys = np.array([[1.0, 0.0], [0.0, 1.0]])
     values = np.array([[10.0, 0.0], [0.0, 10.0]])
-    output, weights, scores = w.soft_lookup([math.log(3.0), 0.0], keys, values, scale=1.0)
+    output, weights, scores = w.single_query_attention(
+        [math.log(3.0), 0.0], keys, values, scale=1.0
+    )
     np.testing.assert_allclose(scores, [math.log(3.0), 0.0])
     np.testing.assert_allclose(weights, [0.75, 0.25])
     np.testing.assert_allclose(output, [7.5, 2.5])
-    _, hard, _ = w.soft_lookup([1.0, 0.2], keys, values, scale=50.0)
+    _, hard, _ = w.single_query_attention([1.0, 0.2], keys, values, scale=50.0)
     assert hard[0] > 0.99
 
 
@@ -307,7 +309,7 @@ def test_qkv_explorer_query_marker_weights_and_click():
     c, art = explorer.controls, explorer.art
     c["q_x"].value, c["q_y"].value = -1.0, 2.0  # right on the key of "suitcase"
     assert art.query.get_xydata().tolist() == [[-1.0, 2.0]]
-    output, weights, _ = w.soft_lookup(
+    output, weights, _ = w.single_query_attention(
         [-1.0, 2.0], w.lookup.KEYS, w.lookup.VALUES, scale=c["scale"].value
     )
     np.testing.assert_allclose([b.get_height() for b in art.bars], weights)

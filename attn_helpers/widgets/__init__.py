@@ -19,7 +19,7 @@ make_position_explorer    05          token order, positional encodings -> chang
 """
 
 from ._base import Explorer, InputProblem
-from .lookup import make_qkv_explorer, soft_lookup
+from .lookup import make_qkv_explorer, single_query_attention
 from .masking import make_mask_explorer, mask_for, masked_weights
 from .positions import make_position_explorer, reordering_changes
 from .sentence import make_heads_explorer, make_sentence_explorer, prepare_sentence
@@ -45,6 +45,6 @@ __all__ = [
     "prepare_sentence",
     "reordering_changes",
     "scaling_statistics",
-    "soft_lookup",
+    "single_query_attention",
     "softmax_summary",
 ]

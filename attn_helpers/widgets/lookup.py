@@ -11,7 +11,7 @@ import numpy as np
 from ..core import scaled_dot_product_attention
 from ._base import Explorer
 
-__all__ = ["make_qkv_explorer", "soft_lookup"]
+__all__ = ["make_qkv_explorer", "single_query_attention"]
 
 BAR_COLOR = "#21918c"  # viridis(0.5)
 HIGHLIGHT_COLOR = "#440154"  # viridis(0.0)
@@ -24,7 +24,7 @@ KEYS = np.array([[2.0, 1.0], [-1.0, 2.0], [0.5, -2.0], [-2.0, -1.0]])  # (4, d_k
 VALUES = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])  # (4, d_v=2)
 
 
-def soft_lookup(query, keys, values, *, scale=None):
+def single_query_attention(query, keys, values, *, scale=None):
     """One query looks up keys and blends their values: attention for a single query.
 
     Parameters
@@ -131,7 +131,7 @@ class _QKVExplorer(Explorer):
     def _compute(self):
         c = self.controls
         q = np.array([c["q_x"].value, c["q_y"].value])
-        output, weights, scores = soft_lookup(q, KEYS, VALUES, scale=c["scale"].value)
+        output, weights, scores = single_query_attention(q, KEYS, VALUES, scale=c["scale"].value)
         return {"query": q, "output": output, "weights": weights, "scores": scores}
 
     def _apply(self, data, art):
