@@ -130,3 +130,14 @@ def test_make_lab_serves_jupyterlab(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_every_subpackage_is_packaged():
+    """A plain (non-editable) install, as on Binder without -e, must include the subpackages."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert "attn_helpers*" in include
+    for sub in ("exercises", "widgets"):
+        assert (ROOT / "attn_helpers" / sub / "__init__.py").exists()
