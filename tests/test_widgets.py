@@ -509,3 +509,22 @@ def test_mode_detection_falls_back_without_the_lab_extension(monkeypatch, tmp_pa
     explorer = w.make_softmax_explorer()
     assert explorer.static
     assert "Static mode" in explorer.children[1].value
+
+
+def test_building_an_explorer_keeps_the_learners_matplotlib_backend():
+    """``import ipympl`` switches the backend; the explorers must put the learner's choice back."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('agg')\n"
+        "from attn_helpers.widgets import make_softmax_explorer\n"
+        "explorer = make_softmax_explorer()\n"
+        "import matplotlib.pyplot as plt\n"
+        "assert matplotlib.get_backend().lower() == 'agg', matplotlib.get_backend()\n"
+        "assert type(plt.figure().canvas).__name__ == 'FigureCanvasAgg'\n"
+    )
+    env = {**os.environ, "ATTN_HELPERS_WIDGETS": "ipympl"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr

@@ -53,13 +53,31 @@ class InputProblem(ValueError):
     """Bad input from the learner: shown as a short message in the widget, never a traceback."""
 
 
+def _import_ipympl():
+    """Import ipympl's backend module without letting it switch the learner's matplotlib backend.
+
+    ``import ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")``; left alone, every
+    later ``plt.figure`` in the notebook would become an interactive canvas. The explorers build
+    their canvases directly, so the backend the learner chose (inline, say) is put back.
+    """
+    import matplotlib
+
+    before = matplotlib.rcParams._get_backend_or_none()  # None: not chosen yet, leave it so
+    import ipympl.backend_nbagg
+
+    after = matplotlib.rcParams._get_backend_or_none()
+    if before is not None and after != before:
+        matplotlib.use(before)
+    return ipympl.backend_nbagg
+
+
 def ipympl_available() -> bool:
     """True when ipympl's kernel side imports and its JupyterLab extension is installed."""
     forced = os.environ.get(MODE_ENV, "").strip().lower()
     if forced in ("static", "ipympl"):
         return forced == "ipympl"
     try:
-        import ipympl.backend_nbagg  # noqa: F401
+        _import_ipympl()
         from jupyter_core.paths import jupyter_path
     except Exception:  # a broken install must not break the explorer: fall back
         return False
@@ -130,7 +148,7 @@ class _AggCanvas(_BlitMixin, FigureCanvasAgg):
 
 
 def _ipympl_canvas_class():
-    from ipympl.backend_nbagg import Canvas
+    Canvas = _import_ipympl().Canvas  # noqa: N806 - a class
 
     class _IpymplCanvas(_BlitMixin, Canvas):
         """ipympl's canvas widget, rendering with the cached background when it can."""
@@ -243,7 +261,7 @@ class Explorer(widgets.VBox):
     def _new_figure(self, *, live: bool):
         figure = Figure(figsize=self.figsize, dpi=100, layout="constrained")
         if live and not self.static:
-            from ipympl.backend_nbagg import FigureManager
+            FigureManager = _import_ipympl().FigureManager  # noqa: N806 - a class
 
             canvas = _ipympl_canvas_class()(figure)
             FigureManager(canvas, next(_figure_numbers))
