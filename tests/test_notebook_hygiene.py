@@ -87,3 +87,24 @@ def test_only_public_helpers(path):
     private = re.findall(r"attn_helpers(?:\.\w+)*\._(?!_\w+__\b)\w+", code)
     private += re.findall(r"from attn_helpers[\w.]* import [^\n]*\b_\w+", code)
     assert not private, f"{path.name}: notebooks use only public helpers, found {private}"
+
+
+def _study_minutes(path):
+    md = _markdown(_load(path))
+    return int(re.search(r"Study time: about (\d+) minutes", md).group(1))
+
+
+@pytest.mark.parametrize(
+    "map_file",
+    [ROOT / "README.md", ROOT / "notebooks" / "00_start_here.ipynb"],
+    ids=lambda p: p.name,
+)
+def test_course_maps_give_each_notebooks_own_study_time(map_file):
+    text = map_file.read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        row = re.search(rf"\| {path.stem[:2]} \|[^\n]*?\| (\d+) min", text)
+        assert row, f"{map_file.name}: no course-map row for {path.stem}"
+        assert int(row.group(1)) == _study_minutes(path), (
+            f"{map_file.name} says {row.group(1)} min for {path.stem}, "
+            f"the notebook says {_study_minutes(path)}"
+        )
