@@ -136,3 +136,31 @@ def test_self_test_catches_a_checker_that_passes_everything():
 def test_unknown_exercise_lists_known_ones(exercise):
     with pytest.raises(KeyError, match="_test_softmax"):
         fw.hint("no_such_exercise")
+
+
+def test_an_int_is_not_mistaken_for_a_bool_mistake():
+    """A detector returning 0 instead of False must not get a known mistake's diagnosis."""
+
+    def says_no(x):
+        return False
+
+    def says_yes(x):
+        return True
+
+    ex = fw.Exercise(
+        name="_test_bool",
+        notebook="tests",
+        title="a yes/no detector",
+        reference=says_no,
+        cases=[fw.Case((1.0,), description="a harmless input")],
+        mistakes=[fw.Mistake("always yes", says_yes, "you always say yes")],
+        hints=["h"],
+    )
+    fw.register(ex)
+    try:
+        res = fw.check("_test_bool", lambda x: 0)
+        assert res.status == fw.INCORRECT
+        assert res.mistake is None
+        assert "bool" in res.message
+    finally:
+        del fw.REGISTRY["_test_bool"]

@@ -195,13 +195,21 @@ def _same_output(exercise: Exercise, x, y) -> bool:
             return True
     except Exception:  # noqa: BLE001 - any failure to compare means "not the same"
         return False
-    # NaN-for-NaN matches count as the same mistake (e.g. a softmax that overflows).
+    # NaN-for-NaN matches count as the same mistake (e.g. a softmax that overflows), but only
+    # when NaN is really there: 0 must not "match" False, nor 1 match True.
     try:
         xs = x if isinstance(x, tuple) else (x,)
         ys = y if isinstance(y, tuple) else (y,)
-        return len(xs) == len(ys) and all(
-            np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True)
-            for a, b in zip(xs, ys)
+        if len(xs) != len(ys):
+            return False
+        pairs = [(np.asarray(a), np.asarray(b)) for a, b in zip(xs, ys)]
+        if not any(a.dtype.kind == "f" and np.isnan(a).any() for a, _ in pairs):
+            return False
+        return all(
+            a.shape == b.shape
+            and a.dtype.kind == b.dtype.kind
+            and np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True)
+            for a, b in pairs
         )
     except (TypeError, ValueError):
         return False
