@@ -450,3 +450,22 @@ def test_teaching_guide_lists_every_registered_exercise():
         f"docs/teaching.md's exercise table has no row for {missing}; add one per exercise "
         "(notebook, name, title, the mistakes its checker recognises)"
     )
+
+
+def test_teaching_guide_study_times_match_the_notebooks():
+    """The guide's course table repeats each notebook's own study-time estimate: keep them equal."""
+    text = (DOCS / "teaching.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\d\d) \| .*?\| (\d+) min \|\s*$", text, re.M))
+    problems = []
+    for stem in COURSE:
+        path = NOTEBOOKS / f"{stem}.ipynb"
+        if not path.is_file():
+            continue  # reported by test_course_notebook_exists
+        m = re.search(r"Study time: about (\d+) minutes", _markdown_of(path))
+        if m is None:
+            problems.append(f"{stem}.ipynb states no study time")
+        elif rows.get(stem[:2]) != m.group(1):
+            problems.append(
+                f"{stem}: the notebook says {m.group(1)} min, docs/teaching.md says {rows.get(stem[:2])}"
+            )
+    assert not problems, "\n  ".join(["study times disagree:", *problems])
