@@ -1,4 +1,5 @@
-"""The checkers of notebooks 03-05 (attn_helpers.exercises.heads_masks) can tell right from wrong."""
+"""The checkers of notebooks 03-05 (attn_helpers.exercises: self_attention_ex, multi_head_ex,
+masks_positions_ex) can tell right from wrong."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from attn_helpers import (
     split_heads,
 )
 from attn_helpers.exercises import _framework as fw
-from attn_helpers.exercises import heads_masks as hm
+from attn_helpers.exercises import masks_positions_ex, multi_head_ex, self_attention_ex
 
 NAMES = [
     "self_attention",
@@ -28,6 +29,13 @@ NAMES = [
     "masked_attention",
     "sinusoidal_positions",
 ]
+
+# The module that holds each notebook's checkers.
+MODULES = {
+    "03_self_attention": self_attention_ex,
+    "04_multi_head_attention": multi_head_ex,
+    "05_masks_and_positions": masks_positions_ex,
+}
 
 
 def test_every_exercise_is_registered_with_its_notebook():
@@ -52,9 +60,10 @@ def test_every_mistake_really_differs_from_the_reference_on_some_case(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_public_checker_function_exists(name):
-    checker = getattr(hm, f"check_{name}")
+    module = MODULES[fw.REGISTRY[name].notebook]
+    checker = getattr(module, f"check_{name}")
     assert checker(fw.reference_solution(name)).correct
-    assert f"check_{name}" in hm.__all__
+    assert f"check_{name}" in module.__all__
 
 
 # The package's own functions are independent implementations: they must pass the checkers too.
@@ -104,7 +113,7 @@ def test_split_heads_diagnoses_reshape_without_transpose():
         *lead, t, d = x.shape
         return x.reshape(*lead, num_heads, t, d // num_heads)
 
-    result = hm.check_split_heads(learner)
+    result = multi_head_ex.check_split_heads(learner)
     assert result.status == "incorrect"
     assert result.mistake == "reshape without transpose"
     assert "heads mix" in result.message
@@ -115,14 +124,14 @@ def test_merge_heads_diagnoses_a_forgotten_transpose():
         *lead, h, t, hd = x.shape
         return x.reshape(*lead, t, h * hd)
 
-    result = hm.check_merge_heads(learner)
+    result = multi_head_ex.check_merge_heads(learner)
     assert result.mistake == "transpose forgotten before merging"
 
 
 def test_causal_mask_diagnoses_an_inverted_mask_and_the_off_by_one_diagonal():
-    inverted = hm.check_causal_mask(lambda n: ~np.tril(np.ones((n, n), dtype=bool)))
+    inverted = masks_positions_ex.check_causal_mask(lambda n: ~np.tril(np.ones((n, n), dtype=bool)))
     assert inverted.mistake == "inverted (True = block)"
-    no_diag = hm.check_causal_mask(lambda n: np.tri(n, k=-1, dtype=bool))
+    no_diag = masks_positions_ex.check_causal_mask(lambda n: np.tri(n, k=-1, dtype=bool))
     assert no_diag.mistake == "diagonal excluded"
 
 
@@ -133,13 +142,13 @@ def test_masked_attention_diagnoses_the_fully_masked_row_conventions():
         weights = e / e.sum(axis=-1, keepdims=True)
         return weights @ v, weights
 
-    result = hm.check_masked_attention(big_negative)
+    result = masks_positions_ex.check_masked_attention(big_negative)
     assert result.mistake == "fill -1e9: fully masked row uniform"
     assert "second row" in result.message  # the case that exposes it is named
 
 
 def test_attention_entropy_of_known_distributions():
-    h = hm.attention_entropy_solution(np.array([[0.25] * 4, [0, 1, 0, 0]]))
+    h = self_attention_ex.attention_entropy_solution(np.array([[0.25] * 4, [0, 1, 0, 0]]))
     assert np.allclose(h, [np.log(4), 0.0])
 
 
@@ -147,7 +156,7 @@ def test_unexpected_learner_error_is_reported_not_raised():
     def broken(x, num_heads):
         return x.reshape(7, 7)
 
-    result = hm.check_split_heads(broken)
+    result = multi_head_ex.check_split_heads(broken)
     assert result.status == "incorrect"
     assert "ValueError" in result.message
 
@@ -156,11 +165,11 @@ def test_stub_is_not_attempted():
     def my_causal_mask(seq_len):
         raise NotImplementedError
 
-    assert hm.check_causal_mask(my_causal_mask).status == "not attempted"
+    assert masks_positions_ex.check_causal_mask(my_causal_mask).status == "not attempted"
 
 
 def test_parameter_count_of_the_original_transformer():
-    assert hm.mha_parameter_count_solution(512, 8) == 4 * (512 * 512 + 512) == 1_050_624
+    assert multi_head_ex.mha_parameter_count_solution(512, 8) == 4 * (512 * 512 + 512) == 1_050_624
 
 
 def _softmax(scores):
@@ -174,7 +183,7 @@ def test_multi_head_attention_diagnoses_a_missing_scale():
         weights = _softmax(q @ k.swapaxes(-1, -2))  # no 1/sqrt(head_dim)
         return merge_heads(weights @ v) @ w_o, weights
 
-    result = hm.check_multi_head_attention(learner)
+    result = multi_head_ex.check_multi_head_attention(learner)
     assert result.mistake == "not scaled"
     assert "sqrt(head_dim)" in result.message
 
@@ -188,7 +197,7 @@ def test_masked_attention_diagnoses_a_missing_scale():
         weights = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
         return weights @ v, weights
 
-    result = hm.check_masked_attention(learner)
+    result = masks_positions_ex.check_masked_attention(learner)
     assert result.mistake == "not scaled"
     assert "sqrt(d_k)" in result.message
 
@@ -199,7 +208,7 @@ def test_masked_attention_diagnoses_blocked_scores_set_to_zero():
         weights = _softmax(np.where(mask, scores, 0.0))  # 0 is an ordinary score, not "blocked"
         return weights @ v, weights
 
-    result = hm.check_masked_attention(learner)
+    result = masks_positions_ex.check_masked_attention(learner)
     assert result.mistake == "blocked scores set to 0"
     assert "-inf" in result.message
 
@@ -213,7 +222,7 @@ def test_sinusoidal_positions_diagnoses_cos_with_its_own_column_index():
                 p[pos, col] = np.sin(angle) if col % 2 == 0 else np.cos(angle)
         return p
 
-    result = hm.check_sinusoidal_positions(learner)
+    result = masks_positions_ex.check_sinusoidal_positions(learner)
     assert result.mistake == "cos uses (2i+1)/d_model"
 
 
@@ -224,13 +233,15 @@ def test_sinusoidal_positions_i_instead_of_2i_says_the_wavelengths_grow():
         p[:, 0::2], p[:, 1::2] = np.sin(angles), np.cos(angles)
         return p
 
-    result = hm.check_sinusoidal_positions(learner)
+    result = masks_positions_ex.check_sinusoidal_positions(learner)
     assert result.mistake == "i instead of 2i"
     assert "grow too slowly" in result.message
 
 
 def test_causal_mask_inverted_names_the_pytorch_module_whose_bool_mask_blocks():
-    result = hm.check_causal_mask(lambda n: np.triu(np.ones((n, n), dtype=bool), k=1))
+    result = masks_positions_ex.check_causal_mask(
+        lambda n: np.triu(np.ones((n, n), dtype=bool), k=1)
+    )
     assert "nn.MultiheadAttention" in result.message
 
 

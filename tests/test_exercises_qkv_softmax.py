@@ -5,7 +5,7 @@ import pytest
 
 from attn_helpers import scaled_dot_product_attention
 from attn_helpers import softmax as package_softmax
-from attn_helpers.exercises import qkv_softmax as ex
+from attn_helpers.exercises import qkv_ex, softmax_ex
 from attn_helpers.exercises._framework import REGISTRY, assert_checker_sound
 
 NAMES = [
@@ -17,6 +17,9 @@ NAMES = [
     "softmax_jacobian",
     "attention",
 ]
+
+# The module that holds each notebook's checkers.
+MODULES = {"01_queries_keys_values": qkv_ex, "02_softmax_weighting": softmax_ex}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -31,7 +34,8 @@ def test_three_exercises_per_notebook():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_checker_function_is_exported(name):
-    assert getattr(ex, f"check_{name}") in [getattr(ex, n) for n in ex.__all__]
+    module = MODULES[REGISTRY[name].notebook]
+    assert getattr(module, f"check_{name}") in [getattr(module, n) for n in module.__all__]
 
 
 # --------------------------------------------------------------------------- other correct answers
@@ -44,18 +48,18 @@ def test_loop_versions_are_correct():
     def weighted_average(weights, v):
         return np.sum(weights[..., :, None] * v, axis=-2)
 
-    assert ex.check_dot_scores(dot_scores)
-    assert ex.check_weighted_average(weighted_average)
+    assert qkv_ex.check_dot_scores(dot_scores)
+    assert qkv_ex.check_weighted_average(weighted_average)
 
 
 def test_package_functions_pass():
-    assert ex.check_softmax(package_softmax)
-    assert ex.check_softmax_temperature(lambda x, t: package_softmax(x, temperature=t))
+    assert softmax_ex.check_softmax(package_softmax)
+    assert softmax_ex.check_softmax_temperature(lambda x, t: package_softmax(x, temperature=t))
 
     def attention(q, k, v, mask=None):
         return scaled_dot_product_attention(q, k, v, mask=mask)
 
-    assert ex.check_attention(attention)
+    assert softmax_ex.check_attention(attention)
 
 
 def test_jacobian_by_central_differences_is_accepted():
@@ -69,7 +73,7 @@ def test_jacobian_by_central_differences_is_accepted():
             cols.append((package_softmax(s + d) - package_softmax(s - d)) / (2 * eps))
         return np.stack(cols, axis=1)
 
-    assert ex.check_softmax_jacobian(softmax_jacobian)  # accurate to ~1e-10, within atol
+    assert softmax_ex.check_softmax_jacobian(softmax_jacobian)  # accurate to ~1e-10, within atol
 
 
 def test_jacobian_with_forward_differences_is_not_accepted():
@@ -81,7 +85,7 @@ def test_jacobian_with_forward_differences_is_not_accepted():
             axis=1,
         )
 
-    res = ex.check_softmax_jacobian(softmax_jacobian)
+    res = softmax_ex.check_softmax_jacobian(softmax_jacobian)
     assert not res
     assert "differs" in res.message
 
@@ -96,14 +100,16 @@ def test_attention_with_additive_mask_is_correct():
         weights = package_softmax(scores)
         return weights @ v, weights
 
-    assert ex.check_attention(attention)
+    assert softmax_ex.check_attention(attention)
 
 
 # --------------------------------------------------------------------------- wrong answers
 
 
 def test_attention_that_forgets_the_weights_is_incorrect():
-    res = ex.check_attention(lambda q, k, v, mask=None: ex.attention_solution(q, k, v, mask)[0])
+    res = softmax_ex.check_attention(
+        lambda q, k, v, mask=None: softmax_ex.attention_solution(q, k, v, mask)[0]
+    )
     assert not res
     assert "tuple of 2 items" in res.message
 
@@ -114,13 +120,13 @@ def test_naive_softmax_written_by_a_learner_is_diagnosed():
         return e / e.sum(axis=axis, keepdims=True)
 
     with np.errstate(over="ignore", invalid="ignore"):
-        res = ex.check_softmax(softmax)
+        res = softmax_ex.check_softmax(softmax)
     assert res.mistake == "no max subtraction"
     assert "large scores" in res.message
 
 
 def test_softmax_over_axis_zero_is_diagnosed():
-    res = ex.check_softmax(lambda x, axis=-1: package_softmax(x, axis=0))
+    res = softmax_ex.check_softmax(lambda x, axis=-1: package_softmax(x, axis=0))
     assert res.mistake == "wrong axis"
     assert "(2, 3) matrix" in res.message
 
@@ -131,7 +137,7 @@ def test_hard_lookup_is_diagnosed():
         weights = np.eye(len(keys))[i]
         return values[i], weights
 
-    assert ex.check_soft_lookup(soft_lookup).mistake == "hard lookup"
+    assert qkv_ex.check_soft_lookup(soft_lookup).mistake == "hard lookup"
 
 
 def test_mask_after_softmax_is_diagnosed():
@@ -141,7 +147,7 @@ def test_mask_after_softmax_is_diagnosed():
             weights = np.where(mask, weights, 0.0)
         return weights @ v, weights
 
-    res = ex.check_attention(attention)
+    res = softmax_ex.check_attention(attention)
     assert res.mistake == "mask applied after softmax"
     assert "causal mask" in res.message
 
@@ -152,7 +158,7 @@ def test_softmax_with_one_global_max_is_diagnosed():
         return e / e.sum(axis=axis, keepdims=True)
 
     with np.errstate(under="ignore", invalid="ignore"):
-        res = ex.check_softmax(softmax)
+        res = softmax_ex.check_softmax(softmax)
     assert res.mistake == "max of the whole array"
     assert "very different sizes" in res.message
 
@@ -165,7 +171,7 @@ def test_attention_with_k_T_on_heads_is_told_about_swapaxes():
         weights = package_softmax(scores)
         return weights @ v, weights
 
-    res = ex.check_attention(attention)
+    res = softmax_ex.check_attention(attention)
     assert not res
     assert "swapaxes" in res.message
 
@@ -177,7 +183,7 @@ def test_naive_soft_lookup_is_diagnosed_on_large_scores():
         return weights @ values, weights
 
     with np.errstate(over="ignore", invalid="ignore"):
-        res = ex.check_soft_lookup(soft_lookup)
+        res = qkv_ex.check_soft_lookup(soft_lookup)
     assert res.mistake == "no max subtraction"
     assert "1000" in res.message
     assert "largest score" in res.message
@@ -188,7 +194,7 @@ def test_soft_lookup_scaled_by_sqrt_d_k_is_diagnosed():
         weights = package_softmax(keys @ query / np.sqrt(len(query)))
         return weights @ values, weights
 
-    res = ex.check_soft_lookup(soft_lookup)
+    res = qkv_ex.check_soft_lookup(soft_lookup)
     assert res.mistake == "scaled by sqrt(d_k)"
     assert "notebook 02" in res.message
 
@@ -198,10 +204,10 @@ def test_soft_lookup_with_the_package_softmax_is_correct():
         weights = package_softmax(keys @ query)
         return weights @ values, weights
 
-    assert ex.check_soft_lookup(soft_lookup)
+    assert qkv_ex.check_soft_lookup(soft_lookup)
 
 
 def test_jacobian_with_flipped_sign_is_diagnosed():
-    res = ex.check_softmax_jacobian(lambda w: np.outer(w, w) - np.diag(w))
+    res = softmax_ex.check_softmax_jacobian(lambda w: np.outer(w, w) - np.diag(w))
     assert res.mistake == "sign flipped"
     assert "wrong sign" in res.message

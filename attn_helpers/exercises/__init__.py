@@ -12,12 +12,20 @@ incorrect (the first failing case, with a diagnosis of common mistakes) or corre
 """
 
 from ._framework import check, hint, list_exercises, reference_solution, solution
-from .heads_masks import *  # noqa: F403
+
+# Importing a module registers its exercises, and list_exercises() keeps that order: these imports
+# are in the order the course has always registered them (not alphabetical).
+# isort: off
+from .self_attention_ex import *  # noqa: F403
+from .multi_head_ex import *  # noqa: F403
+from .masks_positions_ex import *  # noqa: F403
 from .learned_ex import *  # noqa: F403
 from .pitfalls import *  # noqa: F403
-from .qkv_softmax import *  # noqa: F403
+from .qkv_ex import *  # noqa: F403
+from .softmax_ex import *  # noqa: F403
 from .real_model import *  # noqa: F403
 from .warmup import *  # noqa: F403
+# isort: on
 
 __all__ = ["check", "hint", "list_exercises", "reference_solution", "solution"] + [
     n for n in dir() if n.startswith("check_")
