@@ -13,10 +13,13 @@ The model (used by :mod:`attn_helpers.learned`), for a batch of ``B`` padded sen
 Layer 2 has no residual and takes its values from the token embeddings, so the only way for
 "it"'s output to say *which* noun is through layer 2's attention weights (notebook 06 ablates
 them to show it). The readout compares that output with each candidate noun's own value vector:
-"which noun does what 'it' gathered look most like?". Because it is a comparison of a mix of
-values with those same values, more attention on a noun can only help that noun (a readout with
-its own free weights could learn to point *away* from the answer and invert it). Every attention call is the course's :func:`~attn_helpers.core.scaled_dot_product_attention`;
-its returned ``weights`` are all the backward pass needs.
+"which noun does what 'it' gathered look most like?". Because it compares a mix of values with
+those same values, moving weight from the other noun to a noun always raises that noun's logit
+against the other's (by the weight moved times the squared distance of the two value vectors in that head);
+weight on other words (say "was") can tip the answer either way. A readout with its own free
+weights could learn to point *away* from the answer and invert it. Every attention call is the
+course's :func:`~attn_helpers.core.scaled_dot_product_attention`; its returned ``weights`` are
+all the backward pass needs.
 
 Private: the public entry points are in :mod:`attn_helpers.learned`.
 """
@@ -75,9 +78,21 @@ def _outer(x, dy):
     )  # (B*T, d_in).T @ (B*T, d_out)
 
 
+def _make_uniform(heads, weights, v, mask, lengths, uniform_heads, layer):
+    """Replace the weights of the heads ``(layer, h)`` in ``uniform_heads`` by uniform weights."""
+    chosen = [h for lay, h in uniform_heads if lay == layer]
+    if not chosen:
+        return heads, weights
+    weights = weights.copy()  # (B, h, T, T)
+    uniform = np.broadcast_to(mask / lengths[:, None, None, None], weights.shape)  # (B, h, T, T)
+    weights[:, chosen] = uniform[:, chosen]
+    return weights @ v, weights  # (B, h, T, T) @ (B, h, T, head_dim)
+
+
 def forward(
-    params, ids, lengths, it_pos, candidates, num_heads, *, uniform_last=False, residual_last=False
-):
+    params, ids, lengths, it_pos, candidates, num_heads, *,
+    uniform_last=False, residual_last=False, uniform_heads=(),
+):  # fmt: skip
     """Run the model; return ``(logits, cache)``.
 
     Parameters
@@ -91,6 +106,9 @@ def forward(
     residual_last : bool
         The design NOT to use: add a residual around layer 2 (``o2 = h1 + attention``), which
         opens a path for the answer that bypasses layer 2's weights.
+    uniform_heads : iterable of (layer, head) pairs
+        Ablation of single heads: these heads' weights (layers numbered 1 and 2, heads from 0)
+        become uniform over the real tokens; ``()`` (the default) changes nothing.
 
     Returns
     -------
@@ -107,6 +125,9 @@ def forward(
     k1 = split_heads(x0 @ params["w_k1"], num_heads)
     v1 = split_heads(x0 @ params["w_v1"], num_heads)
     heads1, weights1 = scaled_dot_product_attention(q1, k1, v1, mask=mask)  # (B, h, T, head_dim)
+    uniform_heads = set(uniform_heads)
+    if uniform_heads:
+        heads1, weights1 = _make_uniform(heads1, weights1, v1, mask, lengths, uniform_heads, 1)
     merged1 = merge_heads(heads1)  # (B, h, T, head_dim) -> (B, T, d)
     h1 = x0 + merged1 @ params["w_o1"]  # residual around layer 1 only
 
@@ -118,6 +139,8 @@ def forward(
         heads2 = weights2 @ v2
     else:
         heads2, weights2 = scaled_dot_product_attention(q2, k2, v2, mask=mask)
+        if uniform_heads:
+            heads2, weights2 = _make_uniform(heads2, weights2, v2, mask, lengths, uniform_heads, 2)
     merged2 = merge_heads(heads2)  # (B, T, d)
     o_it = merged2[np.arange(batch), it_pos]  # (B, d): layer 2's output at "it", no residual
     if residual_last:

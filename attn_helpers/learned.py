@@ -83,6 +83,8 @@ _ADJECTIVES = tuple(w for pair in ADJECTIVE_PAIRS for w in pair)
 _TEMPLATE_TOKENS = tuple(t.split() for t in TEMPLATES + REVERSED_TEMPLATES)
 _TEMPLATE_WORDS = sorted({w for t in _TEMPLATE_TOKENS for w in t if not w.startswith("{")})
 VOCAB = (PAD, *_TEMPLATE_WORDS, *NOUNS, *_ADJECTIVES)
+_TRAINED_WORDS = {w for t in TEMPLATES for w in t.split()}
+_UNTRAINED_WORDS = tuple(w for w in _TEMPLATE_WORDS if w not in _TRAINED_WORDS)  # only in reversed
 _INDEX = {w: i for i, w in enumerate(VOCAB)}
 _SLOT_WORDS = {"{obj}": NOUNS, "{cont}": NOUNS, "{adj}": _ADJECTIVES}
 MAX_LEN = max(len(t) for t in _TEMPLATE_TOKENS)
@@ -119,8 +121,11 @@ def _parse_tokens(sentence: str, tokens: tuple):
             close = difflib.get_close_matches(word, VOCAB[1:], n=3)
             did_you_mean = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise ValueError(
-                f"unknown word {word!r} in {sentence!r}: the model only knows the {len(VOCAB) - 1} "
-                f"words of its training templates.{did_you_mean} Hint: change only the two nouns "
+                f"unknown word {word!r} in {sentence!r}: the model only knows {len(VOCAB) - 1} "
+                f"words, those of its sentence templates plus the nouns and size words (the "
+                f"{len(_UNTRAINED_WORDS)} that occur only in the container-first templates, "
+                f"{', '.join(map(repr, _UNTRAINED_WORDS))}, were never trained)."
+                f"{did_you_mean} Hint: change only the two nouns "
                 f"(known nouns: {', '.join(NOUNS)}) and the size word ({', '.join(_ADJECTIVES)})."
             )
     for pattern in _TEMPLATE_TOKENS:
@@ -262,25 +267,53 @@ class PronounModel:
     num_layers: int = 2
     residual_last: bool = False
 
-    def _forward(self, sentences, *, uniform_attention=False):
+    def _forward(self, sentences, *, uniform_attention=False, uniform_heads=()):
+        uniform_heads = self._check_uniform_heads(uniform_heads)
         ids, lengths, it_pos, candidates, parses = _encode(sentences)
         logits, cache = bp.forward(
             self.params, ids, lengths, it_pos, candidates, self.num_heads,
             uniform_last=uniform_attention, residual_last=self.residual_last,
+            uniform_heads=uniform_heads,
         )  # fmt: skip
         return logits, cache, parses
 
-    def predict(self, sentence: str, *, uniform_attention: bool = False) -> str:
+    def _check_uniform_heads(self, uniform_heads):
+        pairs = list(uniform_heads or ())
+        for pair in pairs:
+            ok = (
+                isinstance(pair, tuple | list)
+                and len(pair) == 2
+                and all(isinstance(i, int | np.integer) and not isinstance(i, bool) for i in pair)
+                and pair[0] in (1, 2)
+                and 0 <= pair[1] < self.num_heads
+            )
+            if not ok:
+                raise ValueError(
+                    f"uniform_heads must list (layer, head) pairs with layer 1 or 2 and head from 0 "
+                    f"to {self.num_heads - 1}; got {pair!r} in {uniform_heads!r}. Hint: "
+                    "uniform_heads=[(2, 0)] makes head 0 of layer 2 uniform."
+                )
+        return tuple((int(a), int(b)) for a, b in pairs)
+
+    def predict(self, sentence: str, *, uniform_attention: bool = False, uniform_heads=()) -> str:
         """The noun that "it" refers to, according to the model.
 
         ``uniform_attention=True`` is the ablation: layer 2's weights become uniform.
+        ``uniform_heads=[(layer, head), ...]`` ablates single heads instead (layers 1 and 2,
+        heads from 0): only their weights become uniform over the sentence's tokens.
         """
-        logits, _, parses = self._forward([sentence], uniform_attention=uniform_attention)
+        logits, _, parses = self._forward(
+            [sentence], uniform_attention=uniform_attention, uniform_heads=uniform_heads
+        )
         return parses[0][2][int(np.argmax(logits[0]))]
 
-    def predict_batch(self, sentences, *, uniform_attention: bool = False) -> list[str]:
+    def predict_batch(
+        self, sentences, *, uniform_attention: bool = False, uniform_heads=()
+    ) -> list[str]:
         """:meth:`predict` for a list of sentences at once (one padded batch, much faster)."""
-        logits, _, parses = self._forward(list(sentences), uniform_attention=uniform_attention)
+        logits, _, parses = self._forward(
+            list(sentences), uniform_attention=uniform_attention, uniform_heads=uniform_heads
+        )
         return [p[2][i] for p, i in zip(parses, np.argmax(logits, axis=1))]
 
     def attention(self, sentence: str):
@@ -289,9 +322,16 @@ class PronounModel:
         weights = np.stack([cache["weights1"][0], cache["weights2"][0]])  # (layers, h, T, T)
         return list(parses[0][0]), weights
 
-    def accuracy(self, dataset: PronounDataset, *, uniform_attention: bool = False) -> float:
-        """Fraction of ``dataset``'s sentences whose referent the model predicts."""
-        predicted = self.predict_batch(dataset.sentences, uniform_attention=uniform_attention)
+    def accuracy(
+        self, dataset: PronounDataset, *, uniform_attention: bool = False, uniform_heads=()
+    ) -> float:
+        """Fraction of ``dataset``'s sentences whose referent the model predicts.
+
+        ``uniform_attention`` and ``uniform_heads`` are the ablations of :meth:`predict`.
+        """
+        predicted = self.predict_batch(
+            dataset.sentences, uniform_attention=uniform_attention, uniform_heads=uniform_heads
+        )
         return float(np.mean([p == r for p, r in zip(predicted, dataset.referents)]))
 
     def referent_attention(self, dataset: PronounDataset, *, head=None) -> np.ndarray:

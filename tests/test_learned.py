@@ -260,3 +260,29 @@ def test_it_learned_word_order_not_physics(trained):
     reversed_pairs = make_pronoun_dataset(100, seed=0, split="reversed")
     assert model.accuracy(reversed_pairs) < 0.5
     assert len(TEMPLATES) >= 3
+
+
+def test_uniform_heads_default_and_full_ablation_match_the_old_keyword():
+    model = train_pronoun_model(steps=0, seed=0, progress=False)
+    data = make_pronoun_dataset(20, seed=0, split="test")
+    logits, _, _ = model._forward(data.sentences)
+    same, _, _ = model._forward(data.sentences, uniform_heads=())
+    assert np.array_equal(logits, same)
+    old, _, _ = model._forward(data.sentences, uniform_attention=True)
+    new, cache, _ = model._forward(data.sentences, uniform_heads=[(2, 0), (2, 1)])
+    assert np.allclose(old, new)
+    one, cache, _ = model._forward(data.sentences, uniform_heads=[(1, 1)])
+    assert np.allclose(cache["weights1"][:, 1].sum(axis=-1), 1.0)
+    assert not np.allclose(one, logits)
+
+
+def test_uniform_heads_rejects_bad_pairs():
+    model = train_pronoun_model(steps=0, seed=0, progress=False)
+    with pytest.raises(ValueError, match="layer 1 or 2"):
+        model.predict(SOURCE_PAIR[0], uniform_heads=[(3, 0)])
+
+
+def test_unknown_word_error_names_the_untrained_words():
+    model = train_pronoun_model(steps=0, seed=0, progress=False)
+    with pytest.raises(ValueError, match="never trained"):
+        model.predict("The trophy is too big.")

@@ -100,7 +100,9 @@ register(
         ],
         hints=[
             "For one entry i: make two copies of x, add eps to entry i of one and subtract it from "
-            "the other, and compare f at the two copies.",
+            "the other, and compare f at the two copies. Do not nudge x itself, even if you put "
+            "the old value back afterwards: that still modifies the input in place (the checker "
+            "hands you a read-only array). Nudge a copy, e.g. x_plus = x.astype(float).",
             "Loop over every index with `for idx in np.ndindex(x.shape):`, use x.astype(float) "
             "(a copy) for each nudged point, and divide the difference by 2 * eps.",
         ],
@@ -161,6 +163,21 @@ def _backward_swapped_qk(d_output, q, k, v):
     return dk, dq, dv
 
 
+def _backward_softmax_axis0(d_output, q, k, v):
+    scale = 1.0 / np.sqrt(q.shape[-1])
+    scores = q @ k.T * scale
+    z = np.exp(scores - scores.max(axis=0, keepdims=True))
+    weights = z / z.sum(axis=0, keepdims=True)  # columns sum to 1: the wrong axis
+    d_weights = d_output @ v.T
+    d_scores = weights * (d_weights - (d_weights * weights).sum(axis=-1, keepdims=True))
+    return d_scores @ k * scale, d_scores.T @ q * scale, weights.T @ d_output
+
+
+def _backward_wrong_order(d_output, q, k, v):
+    dq, dk, dv = attention_backward_solution(d_output, q, k, v)
+    return dv, dq, dk
+
+
 register(
     Exercise(
         name="attention_backward",
@@ -204,6 +221,19 @@ register(
                 _backward_swapped_qk,
                 "your dq looks like the expected dk and the other way round. dq = d_scores @ k "
                 "(scaled); dk = d_scores.T @ q (scaled).",
+            ),
+            Mistake(
+                "softmax along axis 0",
+                _backward_softmax_axis0,
+                "your gradients match a forward pass whose softmax runs down the columns (axis 0), "
+                "so each key's weights over the queries sum to 1. Each query's row of weights "
+                "must sum to 1: softmax along the last axis (axis=-1) of q @ k.T / sqrt(d_k).",
+            ),
+            Mistake(
+                "wrong return order",
+                _backward_wrong_order,
+                "your three gradients are right but in the order (dv, dq, dk). Return "
+                "(dq, dk, dv), in the order of the arguments q, k, v.",
             ),
         ],
         hints=[
@@ -254,6 +284,24 @@ def _adam_abs_not_square(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, 
     return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def _adam_returns_hats(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return param - lr * m_hat / (np.sqrt(v_hat) + eps), m_hat, v_hat
+
+
+def _adam_t_off_by_one(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_update_solution(param, grad, m, v, t + 1, lr, beta1, beta2, eps)
+
+
+def _adam_eps_inside_sqrt(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return param - lr * m_hat / np.sqrt(v_hat + eps), m, v
+
+
 _param, _grad = _randn(3, 2), _randn(3, 2)
 _m, _v = 0.1 * _randn(3, 2), 0.01 * np.abs(_randn(3, 2))
 
@@ -299,6 +347,26 @@ register(
                 _adam_abs_not_square,
                 "your v tracks |grad|; Adam's v is the running mean of grad**2 (and the step "
                 "divides by its square root).",
+            ),
+            Mistake(
+                "returned m_hat and v_hat",
+                _adam_returns_hats,
+                "your new parameters are right, but you returned the bias-corrected m_hat and "
+                "v_hat. Return the running means m and v themselves: the next step updates them, "
+                "and corrects them again with its own t.",
+            ),
+            Mistake(
+                "t off by one",
+                _adam_t_off_by_one,
+                "your step matches Adam with t + 1 instead of t. t already counts from 1 (the "
+                "first step has t=1): use it as given in (1 - beta1**t) and (1 - beta2**t).",
+            ),
+            Mistake(
+                "eps inside the square root",
+                _adam_eps_inside_sqrt,
+                "you divided by sqrt(v_hat + eps); this Adam adds eps after the root, "
+                "sqrt(v_hat) + eps. (Both keep the division safe, but they differ where the "
+                "gradient is tiny.)",
             ),
         ],
         hints=[
