@@ -386,8 +386,13 @@ def find_nan(**arrays) -> Diagnosis:
                     f"{first}"
                     + (
                         f"; {int(full_rows.sum())} rows are entirely {kind}, the signature of "
-                        "queries whose keys are all masked (exp(-inf - -inf) = NaN), or of a fill "
-                        "value like -1e9 that overflows to -inf in float16."
+                        "queries whose keys are all masked (exp(-inf - -inf) = NaN)"
+                        + (
+                            ", or of a fill value like -1e9 that overflows to -inf in float16 "
+                            "(its largest number is 65504)."
+                            if a.dtype == np.float16
+                            else "."
+                        )
                         if full_rows.any()
                         else "."
                     )

@@ -244,6 +244,7 @@ def test_find_nan_catches_the_fully_masked_padding_row():
     d = find_nan(output=output)
     assert not d
     assert "all masked" in d.message
+    assert "float16" not in d.message  # the float16 fill value is no suspect in float64
     assert find_nan(output=correct_attention(q, k, v, mask)[0])
 
 
@@ -254,6 +255,9 @@ def test_find_nan_catches_the_float16_fill_value():
     with np.errstate(over="ignore"):
         assert np.float16(-1e9) == -np.inf  # why the fill value fails in float16
     output, _ = fill_1e9_attention(q, k, v, mask)
-    assert not find_nan(output=output)
+    d = find_nan(output=output)
+    assert not d
+    assert "-1e9" in d.message
+    assert "float16" in d.message
     output32, _ = fill_1e9_attention(*(a.astype(np.float32) for a in (q, k, v)), mask)
     assert find_nan(output=output32), "in float32, -1e9 is finite: no NaN (uniform weights instead)"

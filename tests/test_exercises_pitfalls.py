@@ -1,5 +1,6 @@
 """The checkers of notebook 07 (attn_helpers.exercises.pitfalls) can tell right from wrong."""
 
+import numpy as np
 import pytest
 
 from attn_helpers import scaled_dot_product_attention, softmax
@@ -68,3 +69,29 @@ def test_checks_leave_the_learners_inputs_alone():
     result = pitfalls.check_fix_padding_nan(in_place)
     assert not result
     assert "modify its input" in result.message
+
+
+def test_a_softmax_with_one_global_max_is_caught_on_rows_of_different_scale():
+    def global_max_softmax(scores):
+        finite = scores[np.isfinite(scores)]
+        e = np.exp(scores - finite.max())  # one max for the whole array
+        total = e.sum(axis=-1, keepdims=True)
+        return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+    result = pitfalls.check_fix_padding_nan(global_max_softmax)
+    assert not result
+    assert result.mistake == "one global max"
+    assert "[0, -1]" in result.message
+
+
+def test_a_head_softmax_over_the_queries_is_diagnosed_as_the_wrong_axis():
+    def over_queries(q, k, v):
+        scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1])
+        weights = np.exp(scores - scores.max(axis=-2, keepdims=True))
+        weights = weights / weights.sum(axis=-2, keepdims=True)  # Bug: axis -2
+        return weights @ v, weights
+
+    result = pitfalls.check_fix_head_scale(over_queries)
+    assert not result
+    assert result.mistake == "softmax over the queries"
+    assert "axis=-1" in result.message

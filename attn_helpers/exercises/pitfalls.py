@@ -240,6 +240,12 @@ def _scale_seq_len(q, k, v):
     return _scaled(q, k, v, 1 / np.sqrt(q.shape[-2]))
 
 
+def _heads_softmax_over_queries(q, k, v):
+    scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1])  # (h, T, T), the right scale
+    weights = np.moveaxis(_softmax_rows(np.moveaxis(scores, -2, -1)), -1, -2)  # over axis -2
+    return weights @ v, weights
+
+
 register(
     Exercise(
         name="fix_head_scale",
@@ -290,6 +296,12 @@ register(
                 "you divided by the square root of the number of tokens (axis -2); the scale "
                 "depends on the width of each head, q.shape[-1].",
             ),
+            Mistake(
+                "softmax over the queries",
+                _heads_softmax_over_queries,
+                "your scale may be right, but your softmax ran over axis -2 (the queries): each "
+                "column of weights sums to 1 instead of each row. Normalise over the keys, axis=-1.",
+            ),
         ],
         hints=[
             "Measure the bug first: measured_scale(buggy, d_k=8, num_heads=4) reads back the "
@@ -335,6 +347,15 @@ def _softmax_no_max(scores):
         return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
 
 
+def _softmax_global_max(scores):
+    finite = scores[np.isfinite(scores)]
+    top = finite.max() if finite.size else 0.0  # one max for the whole array, not one per row
+    with np.errstate(under="ignore"):
+        e = np.exp(scores - top)
+    total = e.sum(axis=-1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
 def _softmax_axis0(scores):
     return np.moveaxis(_softmax_rows(np.moveaxis(scores, -2, -1)), -1, -2)
 
@@ -370,6 +391,10 @@ register(
                 (np.array([[1000.0, 999.0, _NEG], [_NEG, _NEG, _NEG]]),),
                 description="large scores (2, 3): 1000 and 999, plus a fully masked row",
             ),
+            Case(
+                (np.array([[1000.0, 999.0], [0.0, -1.0]]),),
+                description="rows of very different scale (2, 2): [1000, 999] and [0, -1]",
+            ),
         ],
         mistakes=[
             Mistake(
@@ -391,6 +416,13 @@ register(
                 _softmax_no_max,
                 "exp overflowed on large scores (exp(1000) = inf): subtract each row's max "
                 "before exp (a -inf max replaced by 0).",
+            ),
+            Mistake(
+                "one global max",
+                _softmax_global_max,
+                "the row [0, -1] came out as all zeros: you subtracted one max for the whole array "
+                "(1000), so exp(0 - 1000) underflowed to 0 in that row. Subtract each row's own "
+                "max, scores.max(axis=-1, keepdims=True).",
             ),
             Mistake(
                 "wrong axis",
