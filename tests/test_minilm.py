@@ -329,6 +329,44 @@ def test_real_model_checkers_accept_the_package_functions():
     assert check_gelu(np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))))
 
 
+def test_gelu_checker_recognises_near_misses():
+    from attn_helpers.exercises.real_model import check_gelu
+
+    def float32_gelu(x):
+        x = np.asarray(x, dtype=np.float32)
+        return (0.5 * x * (1 + erf(x / np.float32(math.sqrt(2))))).astype(np.float32)
+
+    result = check_gelu(float32_gelu)
+    assert not result
+    assert "close to the expected values" in result.message
+    assert "float64" in result.message
+    rounded = check_gelu(lambda x: 0.5 * x * (1 + erf(x / 1.4142)))
+    assert not rounded
+    assert "constants" in rounded.message
+    tanh = check_gelu(lambda x: 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x**3))))
+    assert tanh.mistake == "tanh approximation"
+    assert "5e-4" not in tanh.message  # the size of the gap is exercise 3's question
+    on_array = check_gelu(lambda x: 0.5 * x * (1 + math.erf(x / math.sqrt(2))))
+    assert on_array.mistake == "math.erf on an array"
+    assert "attn_helpers.minilm.erf" in on_array.message
+
+
+def test_mean_pool_and_sink_share_checkers_name_the_new_mistakes():
+    from attn_helpers.exercises.real_model import check_mean_pool, check_sink_share
+
+    def unreshaped(hidden, lengths):
+        real = np.arange(hidden.shape[1]) < np.asarray(lengths)[:, None]
+        return np.where(real[..., None], hidden, 0).sum(axis=1) / np.asarray(lengths)
+
+    result = check_mean_pool(unreshaped)
+    assert result.mistake == "lengths not reshaped"
+    assert "lengths[:, None]" in result.message
+    no_cls = check_mean_pool(lambda h, n: np.stack([h[i, 1:m].mean(0) for i, m in enumerate(n)]))
+    assert no_cls.mistake == "skipped [CLS]"
+    per_sink = check_sink_share(lambda w, s: w[..., s].mean(axis=-1).mean(axis=(1, 2)))
+    assert per_sink.mistake == "averaged over sinks"
+
+
 def test_forward_attention_equals_multi_head_attention(model):
     # minilm_forward spells MHA out with split/merge heads; it must equal the core helper.
     from attn_helpers import multi_head_attention

@@ -5,7 +5,14 @@ import math
 import numpy as np
 
 from .._minilm_math import erf
-from ._framework import Case, Exercise, Mistake, check, register
+from ._framework import (
+    Case,
+    Exercise,
+    Mistake,
+    _default_compare,
+    check,
+    register,
+)
 
 __all__ = ["check_gelu", "check_mean_pool", "check_sink_share"]
 
@@ -44,6 +51,19 @@ def _pooled_and_normalised(hidden, lengths):
 
 def _mean_over_features(hidden, lengths):
     return hidden.mean(axis=2)
+
+
+def _skip_cls(hidden, lengths):
+    positions = np.arange(hidden.shape[1])[None, :]  # (1, seq_len)
+    real = (positions >= 1) & (positions < np.asarray(lengths)[:, None])  # [CLS] left out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (hidden * real[:, :, None]).sum(axis=1) / real.sum(axis=1, keepdims=True)
+
+
+def _lengths_not_reshaped(hidden, lengths):
+    real = np.arange(hidden.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    total = (hidden * real[:, :, None]).sum(axis=1)  # (batch, d_model)
+    return total / np.asarray(lengths)  # (batch, d_model) / (batch,): a broadcasting error
 
 
 _HIDDEN = np.arange(24.0).reshape(2, 4, 3) / 10  # (batch=2, seq_len=4, d_model=3)
@@ -99,6 +119,20 @@ register(
                 "you averaged over the feature axis (d_model, axis 2). Pool over the tokens "
                 "(axis 1) so each sentence keeps its d_model features.",
             ),
+            Mistake(
+                "skipped [CLS]",
+                _skip_cls,
+                "you left out the first token. [CLS] is a real token too, and the model's mean "
+                "pooling includes it (and [SEP]): average over all of the first `lengths[i]` "
+                "positions.",
+            ),
+            Mistake(
+                "lengths not reshaped",
+                _lengths_not_reshaped,
+                "numpy could not divide your (batch, d_model) sums by `lengths`, of shape "
+                "(batch,): broadcasting lines up the *last* axes. Divide by lengths[:, None], of "
+                "shape (batch, 1).",
+            ),
         ],
         hints=[
             "Build a boolean (batch, seq_len) array that is True for real tokens: compare "
@@ -134,6 +168,10 @@ def _summed_over_heads(weights, is_sink):
 
 def _per_head(weights, is_sink):
     return weights[..., np.asarray(is_sink)].sum(axis=-1).mean(axis=2)
+
+
+def _mean_over_sinks(weights, is_sink):
+    return weights[..., np.asarray(is_sink)].mean(axis=-1).mean(axis=(1, 2))
 
 
 def _count_share(weights, is_sink):
@@ -189,6 +227,13 @@ register(
                 "per layer.",
             ),
             Mistake(
+                "averaged over sinks",
+                _mean_over_sinks,
+                "you averaged over the sink keys, which gives the attention on a *typical* sink. "
+                "The share landing on the sinks is their total: sum over the sink keys, then "
+                "average over heads and queries.",
+            ),
+            Mistake(
                 "token count",
                 _count_share,
                 "you returned the fraction of tokens that are sinks, which is what uniform "
@@ -238,6 +283,35 @@ def _phi_only(x):
     return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
 
 
+def _rounded_constant(x):
+    return 0.5 * x * (1.0 + erf(x * 0.7071))
+
+
+def _math_erf_on_array(x):
+    return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))  # raises TypeError on an array
+
+
+_GELU_RTOL, _GELU_ATOL = 1e-9, 1e-12
+
+
+def _compare_gelu(expected, actual):
+    # The default comparison, plus a clearer message for results that are close but not exact.
+    problem = _default_compare(expected, actual, rtol=_GELU_RTOL, atol=_GELU_ATOL)
+    if problem is None or not isinstance(expected, np.ndarray):
+        return problem
+    try:
+        a = np.asarray(actual, dtype=float)
+    except (TypeError, ValueError):
+        return problem
+    if a.shape == expected.shape and np.allclose(a, expected, rtol=1e-4, atol=1e-6):
+        return (
+            f"your result is close to the expected values but not within rtol={_GELU_RTOL:g}: "
+            "check your constants (write 1/sqrt(2) exactly, not a rounded decimal) and compute "
+            "in float64, not float32"
+        )
+    return problem
+
+
 register(
     Exercise(
         name="gelu",
@@ -256,8 +330,8 @@ register(
             Mistake(
                 "tanh approximation",
                 _tanh_gelu,
-                "you used the tanh approximation of GELU. It is close (within about 5e-4) but "
-                "not what BERT models use; use erf: 0.5 * x * (1 + erf(x / sqrt(2))).",
+                "you used the tanh approximation of GELU. It is close, but not what BERT models "
+                "use; use erf: 0.5 * x * (1 + erf(x / sqrt(2))).",
             ),
             Mistake(
                 "sigmoid approximation",
@@ -277,14 +351,27 @@ register(
                 _phi_only,
                 "you returned Phi(x), the probability, without multiplying by x.",
             ),
+            Mistake(
+                "rounded 1/sqrt(2)",
+                _rounded_constant,
+                "you are close, but 0.7071 is 1/sqrt(2) rounded: write 1 / math.sqrt(2) (or divide "
+                "by math.sqrt(2)) so the result is exact to float64 precision.",
+            ),
+            Mistake(
+                "math.erf on an array",
+                _math_erf_on_array,
+                "math.erf takes one number, not an array; use attn_helpers.minilm.erf, which "
+                "works element-wise on numpy arrays.",
+            ),
         ],
         hints=[
             "GELU(x) = x * Phi(x), where Phi is the standard normal CDF.",
             "Phi(x) = 0.5 * (1 + erf(x / sqrt(2))); erf is attn_helpers.minilm.erf (numpy has "
             "none; math.erf works on one number at a time).",
         ],
-        rtol=1e-9,
-        atol=1e-12,
+        compare=_compare_gelu,
+        rtol=_GELU_RTOL,
+        atol=_GELU_ATOL,
     )
 )
 
