@@ -18,6 +18,7 @@ __all__ = [
     "check_mask",
     "check_ndim_at_least",
     "check_positive_int",
+    "check_qkv",
     "check_shape",
     "shape_str",
 ]
@@ -203,3 +204,46 @@ def check_shape(x, expected) -> None:
                 f"expected shape {shape_str(expected)} but got {shape_str(actual)}: "
                 f"axis {axis} has length {a}, expected {e}."
             )
+
+
+def check_qkv(q, k, v):
+    """Validate attention inputs; return them as float arrays plus their broadcast leading shape.
+
+    q is (..., seq_len_q, d_k), k is (..., seq_len_k, d_k), v is (..., seq_len_k, d_v). Shared by
+    ``scaled_dot_product_attention`` and ``chunked_attention`` so both explain bad input alike.
+
+    Returns
+    -------
+    q, k, v : ndarray
+    lead : tuple of int
+        The broadcast shape of the leading (batch, head) axes.
+    """
+    q = as_float_array(q, "q")
+    k = as_float_array(k, "k")
+    v = as_float_array(v, "v")
+    check_ndim_at_least(q, "q", 2, "(..., seq_len_q, d_k)")
+    check_ndim_at_least(k, "k", 2, "(..., seq_len_k, d_k)")
+    check_ndim_at_least(v, "v", 2, "(..., seq_len_k, d_v)")
+    for arr, name in ((q, "q"), (k, "k"), (v, "v")):
+        check_no_neg_inf(arr, name)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must share their last axis (d_k); got q.shape={shape_str(q.shape)} and "
+            f"k.shape={shape_str(k.shape)}. Hint: both come from projections with the same "
+            "output size; check w_q and w_k."
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of tokens (seq_len_k, axis -2); got "
+            f"k.shape={shape_str(k.shape)} and v.shape={shape_str(v.shape)}. Hint: every key "
+            "needs exactly one value."
+        )
+    try:
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError as err:
+        raise ValueError(
+            f"the leading (batch/head) axes of q, k and v do not broadcast: "
+            f"q.shape={shape_str(q.shape)}, k.shape={shape_str(k.shape)}, "
+            f"v.shape={shape_str(v.shape)}. Hint: leading axes must be equal or 1."
+        ) from err
+    return q, k, v, lead

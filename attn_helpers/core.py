@@ -23,8 +23,8 @@ from ._validation import (
     asarray_or_explain,
     check_mask,
     check_ndim_at_least,
-    check_no_neg_inf,
     check_positive_int,
+    check_qkv,
     check_shape,
     shape_str,
 )
@@ -165,34 +165,7 @@ def scaled_dot_product_attention(q, k, v, *, mask=None, scale=None):
     >>> weights
     array([[0.75, 0.25]])
     """
-    q = as_float_array(q, "q")
-    k = as_float_array(k, "k")
-    v = as_float_array(v, "v")
-    check_ndim_at_least(q, "q", 2, "(..., seq_len_q, d_k)")
-    check_ndim_at_least(k, "k", 2, "(..., seq_len_k, d_k)")
-    check_ndim_at_least(v, "v", 2, "(..., seq_len_k, d_v)")
-    for arr, name in ((q, "q"), (k, "k"), (v, "v")):
-        check_no_neg_inf(arr, name)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must share their last axis (d_k); got q.shape={shape_str(q.shape)} and "
-            f"k.shape={shape_str(k.shape)}. Hint: both come from projections with the same "
-            "output size; check w_q and w_k."
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of tokens (seq_len_k, axis -2); got "
-            f"k.shape={shape_str(k.shape)} and v.shape={shape_str(v.shape)}. Hint: every key "
-            "needs exactly one value."
-        )
-    try:
-        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except ValueError as err:
-        raise ValueError(
-            f"the leading (batch/head) axes of q, k and v do not broadcast: "
-            f"q.shape={shape_str(q.shape)}, k.shape={shape_str(k.shape)}, "
-            f"v.shape={shape_str(v.shape)}. Hint: leading axes must be equal or 1."
-        ) from err
+    q, k, v, lead = check_qkv(q, k, v)
     d_k = q.shape[-1]
     scale = 1.0 / math.sqrt(d_k) if scale is None else _check_positive_number(scale, "scale")
     dtype = np.result_type(q, k, v)
