@@ -8,7 +8,7 @@ VENV   ?= .venv
 PORT   ?= 8888
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
-REQS   := requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
+REQS   := requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml binder/overrides.json
 
 .PHONY: lab test bench lint fixtures clean setup
 
@@ -24,6 +24,9 @@ $(STAMP): $(BIN)/python $(REQS)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# JupyterLab defaults for the course: no news or update checks (no network at run time).
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 	@echo "Environment ready in $(VENV)"
 

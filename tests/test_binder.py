@@ -148,6 +148,8 @@ def test_binder_build_simulation_runs_the_first_notebook(tmp_path, capsys):
     ).stdout.strip()  # fmt: skip
     assert where.startswith(str(repo)), where
     assert executed.exists()
+    # postBuild installed the course's JupyterLab defaults (no news or update checks).
+    assert (venv / "share/jupyter/lab/settings/overrides.json").exists()
     text = executed.read_text()
     assert '"output_type": "error"' not in text, "the executed notebook has an error output"
 

@@ -1,5 +1,6 @@
 """The two-command promise and the Binder configuration, checked without running them."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -96,10 +97,12 @@ def test_make_lab_serves_jupyterlab(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    token = os.urandom(16).hex()
     env = {
         **os.environ,
         "JUPYTER_RUNTIME_DIR": str(tmp_path),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path),
+        "JUPYTER_TOKEN": token,
     }
     proc = subprocess.Popen(
         ["make", "lab", f"PORT={port}"],
@@ -127,6 +130,15 @@ def test_make_lab_serves_jupyterlab(tmp_path):
             pytest.fail("make lab did not answer within 90 s")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=5) as r:
             assert b"version" in r.read()
+        # The course's overrides (binder/overrides.json) are in force: no news, no update checks.
+        url = (
+            f"http://127.0.0.1:{port}/lab/api/settings/"
+            f"@jupyterlab/apputils-extension:notification?token={token}"
+        )
+        with urllib.request.urlopen(url, timeout=10) as r:
+            defaults = json.loads(r.read())["schema"]["properties"]  # overrides change defaults
+        assert defaults["fetchNews"]["default"] == "false"
+        assert defaults["checkForUpdates"]["default"] is False
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
