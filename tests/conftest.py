@@ -17,6 +17,16 @@ settings.register_profile("course", max_examples=60, deadline=None, derandomize=
 settings.load_profile("course")
 
 
+@pytest.fixture
+def no_warnings():
+    """Turn every warning into an error for the duration of a test (overflow, divide by zero...)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_close_figures():
     """Seed numpy's legacy global RNG and close every figure a test opened."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared import readonly
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,19 +28,6 @@ from attn_helpers import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOG3 = math.log(3.0)
-
-
-def readonly(x, dtype=None) -> np.ndarray:
-    arr = np.array(x, dtype=dtype)
-    arr.flags.writeable = False
-    return arr
-
-
-@pytest.fixture
-def no_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def plain_output(q, k, v, **kwargs):

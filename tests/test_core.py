@@ -8,10 +8,10 @@ tests/test_core_properties.py; PyTorch parity in tests/test_core_parity.py.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
+from _shared import readonly
 
 import attn_helpers
 from attn_helpers import (
@@ -28,21 +28,6 @@ from attn_helpers import (
 
 LOG3 = math.log(3.0)
 SIGMA = math.e / (1.0 + math.e)  # softmax([1, 0])[0] = e / (e + 1)
-
-
-def readonly(x, dtype=None) -> np.ndarray:
-    """A read-only copy: any write inside the core raises instead of silently corrupting input."""
-    arr = np.array(x, dtype=dtype)
-    arr.flags.writeable = False
-    return arr
-
-
-@pytest.fixture
-def no_warnings():
-    """Turn every warning into an error for the duration of a test (overflow, divide by zero...)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def test_public_api_is_exactly_the_issue_names():

@@ -19,23 +19,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from _shared import COURSE
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"
 
 # The course, in order. Each notebook links to its neighbours in this list.
-COURSE = [
-    "00_start_here",
-    "01_queries_keys_values",
-    "02_softmax_weighting",
-    "03_self_attention",
-    "04_multi_head_attention",
-    "05_masks_and_positions",
-    "06_attention_is_learned",
-    "07_common_pitfalls",
-    "08_real_model",
-]
 
 # Files whose links are checked: the README, the docs and every notebook (solutions included).
 MARKDOWN_FILES = sorted(p for p in [ROOT / "README.md", *DOCS.glob("*.md")] if p.is_file())

@@ -5,21 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
+from _shared import COURSE
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ALL_NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
-EXPECTED = [
-    "00_start_here",
-    "01_queries_keys_values",
-    "02_softmax_weighting",
-    "03_self_attention",
-    "04_multi_head_attention",
-    "05_masks_and_positions",
-    "06_attention_is_learned",
-    "07_common_pitfalls",
-    "08_real_model",
-]
 
 
 def _load(path):
@@ -35,7 +25,7 @@ def _markdown(nb):
 
 
 def test_the_course_has_every_notebook_in_order():
-    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+    assert [p.stem for p in NOTEBOOKS] == COURSE
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)

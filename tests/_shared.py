@@ -1,0 +1,23 @@
+"""Helpers and facts shared by several test modules (imported as ``from _shared import ...``)."""
+
+import numpy as np
+
+#: The course's notebooks, in study order.
+COURSE = [
+    "00_start_here",
+    "01_queries_keys_values",
+    "02_softmax_weighting",
+    "03_self_attention",
+    "04_multi_head_attention",
+    "05_masks_and_positions",
+    "06_attention_is_learned",
+    "07_common_pitfalls",
+    "08_real_model",
+]
+
+
+def readonly(x, dtype=None) -> np.ndarray:
+    """A read-only copy: any write inside the code under test raises instead of corrupting input."""
+    arr = np.array(x, dtype=dtype)
+    arr.flags.writeable = False
+    return arr
