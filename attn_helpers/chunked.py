@@ -19,14 +19,25 @@ to be recomputed. After the last block, ``output = acc / l``: exactly ``softmax(
 One more trick saves a pass over every tile: ``l`` rides along as an extra column of ones appended
 to ``v``, since ``exp(s) @ [v | 1] = [exp(s) @ v | sum of exp(s)]``: one matrix product updates
 ``acc`` and ``l`` together.
+
+The query blocks are independent of each other (each has its own ``m``, ``l`` and ``acc``), so
+they can run at the same time: FlashAttention gives each block of queries (and each head) its own
+group of GPU threads. Here a few CPU threads share the blocks. numpy's matrix products and
+element-wise functions release Python's GIL, so the threads really run in parallel; the BLAS
+library is asked to stay single-threaded meanwhile (``threadpoolctl``), so that the threads do not
+fight over the cores. On 2 cores this roughly halves the time of ``exp``, which a single thread
+would otherwise spend alone while the other core waits.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ._validation import (
     check_mask,
@@ -38,6 +49,12 @@ from ._validation import (
 __all__ = ["chunked_attention"]
 
 DEFAULT_CHUNK_SIZE = 1024
+MAX_DEFAULT_WORKERS = 8
+# With workers=None, threads are used only from this many scores on (about a millisecond of work);
+# below it, starting them costs more than they save.
+MIN_SCORES_FOR_THREADS = 2**20
+
+_blas_controller = None  # made on first use: inspecting the loaded libraries takes about 1 ms
 
 
 def _check_scale(scale) -> float:
@@ -48,15 +65,33 @@ def _check_scale(scale) -> float:
     return float(scale)
 
 
+def _available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask where the OS reports one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _single_threaded_blas():
+    """A context in which numpy's BLAS uses one thread (our own threads share the cores)."""
+    global _blas_controller
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
 def _max_row_norm(x: np.ndarray) -> float:
     """The largest Euclidean norm of a row of ``x`` (inf if squaring overflows)."""
     return float(np.sqrt(np.einsum("...i,...i->...", x, x).max()))  # i: the feature axis
 
 
 def _overflow_error(tile, corner, q_shape, k_shape, scale) -> ValueError:
-    """The error ``scaled_dot_product_attention`` raises, for a tile of scores that overflowed."""
-    where = np.argwhere(~np.isfinite(tile))[0]
-    where[-2:] += corner  # tile coordinates -> (query, key) positions
+    """The error ``scaled_dot_product_attention`` raises, for a tile of scores that overflowed.
+
+    ``corner`` is the tile's position: the leading indices, then its first query and first key.
+    """
+    where = [int(i) for i in np.argwhere(~np.isfinite(tile))[0]]  # (query, key) in the tile
+    where = (*corner[:-2], where[0] + corner[-2], where[1] + corner[-1])
     return ValueError(
         f"the attention scores q @ k.T * scale overflowed the {tile.dtype} range (inf or NaN at "
         f"{tuple(int(i) for i in where)}); got q.shape={shape_str(q_shape)}, "
@@ -65,14 +100,86 @@ def _overflow_error(tile, corner, q_shape, k_shape, scale) -> ValueError:
     )
 
 
-def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scale=None):
+def _attend_blocks(blocks, q, k_t, v_ones, mask, output, chunk_size, may_overflow, shapes):
+    """Run the online softmax for some query blocks, writing their rows of ``output``.
+
+    ``blocks`` lists ``(lead_index, q_start)`` pairs: one block is ``chunk_size`` queries of one
+    leading index (one batch entry and head) against all its keys. The buffers are allocated once
+    here and reused for every tile of every block, so each worker thread has its own.
+    Shapes: q (..., T_q, d_k), k_t (..., d_k, T_k), v_ones (..., T_k, d_v + 1),
+    mask None or (..., T_q, T_k) bool, output (..., T_q, d_v).
+    """
+    t_q, t_k = q.shape[-2], k_t.shape[-1]
+    d_v = output.shape[-1]
+    dtype = output.dtype
+    c_q, c_k = min(chunk_size, t_q), min(chunk_size, t_k)  # C = chunk_size, or less if short
+    scores_buf = np.empty((c_q, c_k), dtype=dtype)  # (C, C): one tile of scores
+    blocked_buf = np.empty((c_q, c_k), dtype=bool) if mask is not None else None
+    acc_buf = np.empty((c_q, d_v + 1), dtype=dtype)  # [acc | l], running sums
+    pv_buf = np.empty((c_q, d_v + 1), dtype=dtype)  # this tile's exp(s - m) @ v_ones
+    # One number per query, (C, 1): the running max m, its new value, the shift actually
+    # subtracted (m_new, or 0 where m_new = -inf) and the rescale factor exp(m_old - m_new).
+    run_max_buf, m_new_buf, shift_buf, rescale_buf = np.empty((4, c_q, 1), dtype=dtype)
+
+    for index, q_start in blocks:
+        q_stop = min(q_start + chunk_size, t_q)
+        n_q = q_stop - q_start  # the last block may be shorter: use the first n_q rows of buffers
+        q_blk = q[index][q_start:q_stop]  # (n_q, d_k)
+        run_max, m_new = run_max_buf[:n_q], m_new_buf[:n_q]
+        shift, rescale = shift_buf[:n_q], rescale_buf[:n_q]
+        acc, pv = acc_buf[:n_q], pv_buf[:n_q]
+        run_max.fill(-np.inf)
+        acc.fill(0.0)
+        for k_start in range(0, t_k, chunk_size):
+            k_stop = min(k_start + chunk_size, t_k)
+            k_t_blk = k_t[index][:, k_start:k_stop]  # (d_k, n_k)
+            s = scores_buf[:n_q, : k_stop - k_start]  # (n_q, n_k)
+            if may_overflow:
+                with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                    np.matmul(q_blk, k_t_blk, out=s)
+                if not np.isfinite(s).all():
+                    raise _overflow_error(s, (*index, q_start, k_start), *shapes)
+            else:
+                np.matmul(q_blk, k_t_blk, out=s)  # the scores of this tile
+            if mask is None:
+                np.max(s, axis=-1, keepdims=True, out=m_new)
+                np.maximum(m_new, run_max, out=m_new)
+                shift = m_new  # finite: without a mask every tile has a largest score
+            else:
+                blocked = blocked_buf[:n_q, : k_stop - k_start]
+                np.logical_not(mask[index][q_start:q_stop, k_start:k_stop], out=blocked)
+                np.copyto(s, -np.inf, where=blocked)
+                np.max(s, axis=-1, keepdims=True, out=m_new)
+                np.maximum(m_new, run_max, out=m_new)
+                # A query whose keys so far are all masked has m_new = -inf: shift by 0 instead,
+                # so that exp(-inf - 0) = 0 rather than exp(-inf - -inf) = NaN.
+                shift = shift_buf[:n_q]
+                np.copyto(shift, m_new)
+                shift[np.isneginf(shift)] = 0.0
+            s -= shift
+            np.exp(s, out=s)  # exp(score - m_new): at most 1, exactly 0 where masked
+            np.subtract(run_max, shift, out=rescale)
+            np.exp(rescale, out=rescale)  # exp(m_old - m_new) <= 1; 0 while m_old = -inf
+            # (n_q, n_k) @ (n_k, d_v + 1): this tile's [exp(s) @ v | sum of exp(s)]
+            np.matmul(s, v_ones[index][k_start:k_stop], out=pv)
+            acc *= rescale  # [acc | l] = [acc | l] * exp(m_old - m_new) + [exp(s) @ v | sum]
+            acc += pv
+            np.copyto(run_max, m_new)
+        # output = acc / l; fully masked queries (l = 0) keep the zeros output started with.
+        run_sum = acc[:, d_v:]  # (n_q, 1): l
+        np.divide(acc[:, :d_v], run_sum, out=output[index][q_start:q_stop], where=run_sum > 0)
+
+
+def chunked_attention(
+    q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scale=None, workers=None
+):
     """Scaled dot-product attention computed tile by tile with an online softmax.
 
     Same inputs, mask convention, broadcasting, validation and output as
     :func:`~attn_helpers.scaled_dot_product_attention` (equal to it within rounding: about 1e-15 in
     float64), but the full ``(seq_len_q, seq_len_k)`` matrix of scores is never built. Queries and
-    keys are cut into chunks of ``chunk_size``; only one ``(chunk_size, chunk_size)`` tile of
-    scores per leading index exists at any time, in a buffer allocated once and reused.
+    keys are cut into chunks of ``chunk_size``; each worker thread holds one
+    ``(chunk_size, chunk_size)`` tile of scores at a time, in a buffer allocated once and reused.
 
     Parameters
     ----------
@@ -87,11 +194,16 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     chunk_size : int, default 1024
         Tokens per tile, for queries and keys alike. Any positive integer works; lengths need not
         be multiples of it. Smaller tiles use less memory; larger ones mean fewer, bigger matrix
-        products (each numpy call has a fixed cost, and a multi-threaded BLAS pays a
-        synchronisation per product, which hurts on a busy machine). 1024 did best among
-        256 ... 2048 at 1024-4096 tokens on the 2-core machine ``make bench`` was written on.
+        products (each numpy call has a fixed cost). 1024 did best among 256 ... 2048 at
+        1024-4096 tokens on the 2-core machine ``make bench`` was written on.
     scale : float, optional
         Multiplies the scores. Defaults to ``1 / sqrt(d_k)``.
+    workers : int, optional
+        Threads that share the query blocks (each block is one ``chunk_size`` slice of queries of
+        one batch entry and head). ``1`` runs everything in the calling thread. The default uses
+        one thread per available CPU (at most 8, and no more than there are blocks) once there
+        are at least 2**20 scores to compute, and 1 below that. While threads run, numpy's BLAS
+        is limited to one thread. The result does not depend on ``workers``.
 
     Returns
     -------
@@ -112,6 +224,8 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     """
     q, k, v, lead = check_qkv(q, k, v)
     chunk_size = check_positive_int(chunk_size, "chunk_size")
+    if workers is not None:
+        workers = check_positive_int(workers, "workers")
     d_k = q.shape[-1]
     scale = 1.0 / math.sqrt(d_k) if scale is None else _check_scale(scale)
     t_q, t_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
@@ -121,7 +235,7 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     dtype = np.result_type(q, k, v)
 
     # The scale is folded into q once (seq_len_q * d_k multiplications instead of one per score).
-    with np.errstate(over="ignore"):  # an overflow here is caught by the score check below
+    with np.errstate(over="ignore"):  # an overflow here is caught by the score check
         q_scaled = q.astype(dtype) * dtype.type(scale)  # (..., T_q, d_k), a fresh copy
         # |q_i . k_j| <= |q_i| |k_j| (Cauchy-Schwarz): when that bound is finite, no score can
         # overflow, and the per-tile check for inf and NaN is skipped.
@@ -136,60 +250,19 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     v_ones = np.broadcast_to(v_ones, (*lead, t_k, d_v + 1))
     output = np.zeros((*lead, t_q, d_v), dtype=dtype)
 
-    # Block buffers, allocated once and reused for every tile (C = chunk_size).
-    c_q, c_k = min(chunk_size, t_q), min(chunk_size, t_k)
-    scores_buf = np.empty((*lead, c_q, c_k), dtype=dtype)  # (..., C, C): one tile of scores
-    blocked_buf = np.empty((*lead, c_q, c_k), dtype=bool) if mask is not None else None
-    acc_buf = np.empty((*lead, c_q, d_v + 1), dtype=dtype)  # [acc | l], running sums
-    pv_buf = np.empty((*lead, c_q, d_v + 1), dtype=dtype)  # this tile's exp(s - m) @ v_ones
-    # One number per query, (..., C, 1): the running max m, its new value, the shift actually
-    # subtracted (m_new, or 0 where m_new = -inf) and the rescale factor exp(m_old - m_new).
-    run_max_buf, m_new_buf, shift_buf, rescale_buf = np.empty((4, *lead, c_q, 1), dtype=dtype)
-
-    for q_start in range(0, t_q, chunk_size):
-        q_stop = min(q_start + chunk_size, t_q)
-        n_q = q_stop - q_start  # the last chunk may be shorter: use the first n_q rows of buffers
-        q_blk = q[..., q_start:q_stop, :]  # (..., n_q, d_k)
-        run_max, m_new = run_max_buf[..., :n_q, :], m_new_buf[..., :n_q, :]
-        shift, rescale = shift_buf[..., :n_q, :], rescale_buf[..., :n_q, :]
-        acc, pv = acc_buf[..., :n_q, :], pv_buf[..., :n_q, :]
-        run_max.fill(-np.inf)
-        acc.fill(0.0)
-        for k_start in range(0, t_k, chunk_size):
-            k_stop = min(k_start + chunk_size, t_k)
-            s = scores_buf[..., :n_q, : k_stop - k_start]  # (..., n_q, n_k)
-            if may_overflow:
-                with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                    np.matmul(q_blk, k_t[..., :, k_start:k_stop], out=s)
-                if not np.isfinite(s).all():
-                    raise _overflow_error(s, (q_start, k_start), *shapes)
-            else:
-                np.matmul(q_blk, k_t[..., :, k_start:k_stop], out=s)  # scores of this tile
-            if mask is None:
-                np.max(s, axis=-1, keepdims=True, out=m_new)
-                np.maximum(m_new, run_max, out=m_new)
-                shift = m_new  # finite: without a mask every tile has a largest score
-            else:
-                blocked = blocked_buf[..., :n_q, : k_stop - k_start]
-                np.logical_not(mask[..., q_start:q_stop, k_start:k_stop], out=blocked)
-                np.copyto(s, -np.inf, where=blocked)
-                np.max(s, axis=-1, keepdims=True, out=m_new)
-                np.maximum(m_new, run_max, out=m_new)
-                # A query whose keys so far are all masked has m_new = -inf: shift by 0 instead,
-                # so that exp(-inf - 0) = 0 rather than exp(-inf - -inf) = NaN.
-                shift = shift_buf[..., :n_q, :]
-                np.copyto(shift, m_new)
-                shift[np.isneginf(shift)] = 0.0
-            s -= shift
-            np.exp(s, out=s)  # exp(score - m_new): at most 1, exactly 0 where masked
-            np.subtract(run_max, shift, out=rescale)
-            np.exp(rescale, out=rescale)  # exp(m_old - m_new) <= 1; 0 while m_old = -inf
-            # (..., n_q, n_k) @ (..., n_k, d_v + 1): this tile's [exp(s) @ v | sum of exp(s)]
-            np.matmul(s, v_ones[..., k_start:k_stop, :], out=pv)
-            acc *= rescale  # [acc | l] = [acc | l] * exp(m_old - m_new) + [exp(s) @ v | sum]
-            acc += pv
-            np.copyto(run_max, m_new)
-        # output = acc / l; fully masked queries (l = 0) keep the zeros output started with.
-        run_sum = acc[..., d_v:]  # (..., n_q, 1): l
-        np.divide(acc[..., :d_v], run_sum, out=output[..., q_start:q_stop, :], where=run_sum > 0)
+    # The work: every (leading index, first query of the block) pair, i.e. every row of tiles.
+    blocks = [(index, start) for index in np.ndindex(*lead) for start in range(0, t_q, chunk_size)]
+    if workers is None:
+        many_scores = math.prod(lead) * t_q * t_k >= MIN_SCORES_FOR_THREADS
+        workers = min(_available_cpus(), MAX_DEFAULT_WORKERS) if many_scores else 1
+    workers = min(workers, len(blocks))
+    args = (q, k_t, v_ones, mask, output, chunk_size, may_overflow, shapes)
+    if workers == 1:
+        _attend_blocks(blocks, *args)
+        return output
+    # Worker w takes blocks w, w + workers, w + 2 * workers, ...; each writes its own output rows.
+    with _single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
+        jobs = [pool.submit(_attend_blocks, blocks[w::workers], *args) for w in range(workers)]
+        for job in jobs:
+            job.result()  # re-raises a worker's error (an overflow) here, in the caller's thread
     return output

@@ -155,6 +155,14 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
                  f"{c['speedup_over_sdpa']:.2f}x faster than sdpa ({_ms(c['sdpa_seconds'])})",
                  "<= 2.5x floor", ok(c["ratio_to_floor"] <= 2.5))
             )  # fmt: skip
+            for label, key in (("1 thread", "one_thread"), ("back to back", "back_to_back")):
+                if key in c:
+                    o = c[key]
+                    rows.append(
+                        (f"  {label} (not judged)", f"{_ms(o['seconds'])} = "
+                         f"{o['ratio_to_floor']:.2f}x floor, {o['speedup_over_sdpa']:.2f}x "
+                         "faster than sdpa", "", "")
+                    )  # fmt: skip
         if "speedup_over_sdpa_at_4096" in r:
             rows.append(
                 ("chunked speed-up at 4096", f"{r['speedup_over_sdpa_at_4096']:.2f}x", ">= 2x",

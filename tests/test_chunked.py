@@ -2,7 +2,8 @@
 
 Same hand-computed example, same properties, same PyTorch fixtures and same teaching errors as
 ``scaled_dot_product_attention``, plus what is new: any chunk size (lengths not divisible by it),
-and memory that does not grow with seq_len_q * seq_len_k.
+memory that does not grow with seq_len_q * seq_len_k, and worker threads that change nothing but
+the speed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from _shared import readonly
 from hypothesis import given
 from hypothesis import strategies as st
+from threadpoolctl import ThreadpoolController
 
 import attn_helpers
 from attn_helpers import (
@@ -181,11 +183,11 @@ def attention_problem(draw):
     return q, k, v, mask, chunk_size
 
 
-@given(attention_problem())
-def test_property_equals_the_plain_version_for_any_chunk_size(problem):
+@given(attention_problem(), st.integers(1, 4))
+def test_property_equals_the_plain_version_for_any_chunk_size(problem, workers):
     q, k, v, mask, chunk_size = problem
     expected = plain_output(q, k, v, mask=mask)
-    actual = chunked_attention(q, k, v, mask=mask, chunk_size=chunk_size)
+    actual = chunked_attention(q, k, v, mask=mask, chunk_size=chunk_size, workers=workers)
     assert actual.shape == expected.shape
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-10)
 
@@ -267,20 +269,103 @@ def test_matches_the_pytorch_fixtures(arrays, dtype, atol, chunk_size):
 # --------------------------------------------------------------------------- memory
 
 
+def _peak_bytes(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_never_materialises_the_scores_matrix():
     # seq_len 2048: the (T, T) float64 matrix would be 32 MiB; the chunked version needs the
     # inputs' copies, the output and a few (chunk, chunk) tiles.
     seq_len, d = 2048, 16
     rng = np.random.default_rng(7)
     q, k, v = rng.normal(size=(3, seq_len, d))
-    tracemalloc.start()
-    try:
-        chunked_attention(q, k, v, chunk_size=256)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes(lambda: chunked_attention(q, k, v, chunk_size=256, workers=1))
     full = seq_len * seq_len * 8
     assert peak < 0.05 * full, f"peak {peak / 2**20:.1f} MiB vs (T, T) {full / 2**20:.0f} MiB"
+
+
+def test_each_extra_worker_costs_one_set_of_buffers_not_one_per_tile():
+    # 8 query blocks of 256 against 8 key blocks: 64 tiles of 256 x 256 float64 (512 KiB each).
+    # A second worker allocates its own buffers once: about one more tile, not 32 more.
+    seq_len, d, chunk_size = 2048, 16, 256
+    rng = np.random.default_rng(7)
+    q, k, v = rng.normal(size=(3, seq_len, d))
+    one = _peak_bytes(lambda: chunked_attention(q, k, v, chunk_size=chunk_size, workers=1))
+    two = _peak_bytes(lambda: chunked_attention(q, k, v, chunk_size=chunk_size, workers=2))
+    tile = chunk_size * chunk_size * 8
+    assert two - one < 1.5 * tile, f"second worker added {(two - one) / tile:.2f} tiles"
+
+
+# --------------------------------------------------------------------------- worker threads
+
+
+@pytest.mark.parametrize("workers", [2, 3, 16])
+def test_workers_share_heads_and_query_blocks_without_changing_the_result(workers, no_warnings):
+    # (2, 3) leading axes x 3 query blocks: 18 blocks, a causal mask, a query that sees nothing.
+    rng = np.random.default_rng(11)
+    q = rng.normal(size=(2, 3, 40, 8))
+    k, v = rng.normal(size=(2, 2, 3, 33, 8))
+    mask = np.tril(np.ones((40, 33), dtype=bool), k=-7)  # queries 0-6 see no key at all
+    serial = chunked_attention(q, k, v, mask=mask, chunk_size=16, workers=1)
+    parallel = chunked_attention(q, k, v, mask=mask, chunk_size=16, workers=workers)
+    np.testing.assert_allclose(parallel, serial, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(parallel, plain_output(q, k, v, mask=mask), rtol=0, atol=1e-12)
+    assert not parallel[..., :7, :].any()
+
+
+def test_default_workers_give_the_serial_result_on_a_large_problem():
+    # 2 heads x 1024 x 1024 = 2**21 scores: above the size from which the default uses threads.
+    rng = np.random.default_rng(3)
+    q, k, v = rng.normal(size=(3, 2, 1024, 16)).astype(np.float32)
+    np.testing.assert_allclose(
+        chunked_attention(q, k, v, chunk_size=256),
+        chunked_attention(q, k, v, chunk_size=256, workers=1),
+        rtol=0,
+        atol=1e-6,
+    )
+
+
+def _blas_threads() -> list[int]:
+    return [
+        lib["num_threads"] for lib in ThreadpoolController().info() if lib["user_api"] == "blas"
+    ]
+
+
+def test_blas_threads_are_restored_after_a_call_and_after_an_error():
+    controller = ThreadpoolController()
+    with controller.limit(limits=2, user_api="blas"):
+        before = _blas_threads()
+        assert before, "numpy's BLAS should be visible to threadpoolctl"
+        rng = np.random.default_rng(0)
+        q, k, v = rng.normal(size=(3, 4, 64, 8))
+        chunked_attention(q, k, v, chunk_size=16, workers=2)
+        assert _blas_threads() == before
+        huge = np.full((4, 64, 2), 1e200)
+        with pytest.raises(ValueError, match="overflowed"):
+            chunked_attention(huge, huge, v, chunk_size=16, workers=2)
+        assert _blas_threads() == before
+
+
+def test_an_overflow_found_by_a_worker_thread_names_a_true_position():
+    # Only head 3 overflows; whichever worker meets it, the error reaches the caller and the
+    # position it names really holds an overflowing score.
+    q = np.ones((4, 10, 2))
+    q[3, 6] = 1e200
+    k = np.full((4, 9, 2), 1e200)
+    v = np.ones((4, 9, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="overflowed the float64 range") as err:
+            chunked_attention(q, k, v, chunk_size=4, workers=3)
+    position = str(err.value).split("at (")[1].split(")")[0]
+    head, query, key = (int(i) for i in position.split(","))
+    assert (head, query) == (3, 6)
+    assert 0 <= key < 9
 
 
 # --------------------------------------------------------------------------- errors
@@ -340,3 +425,11 @@ def test_overflowing_scores_raise_like_the_plain_version(q_fill, k_fill, scale):
 def test_bad_chunk_size_is_named(chunk_size, exc):
     with pytest.raises(exc, match="chunk_size"):
         chunked_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), chunk_size=chunk_size)
+
+
+@pytest.mark.parametrize(
+    ("workers", "exc"), [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError)]
+)
+def test_bad_workers_is_named(workers, exc):
+    with pytest.raises(exc, match="workers"):
+        chunked_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), workers=workers)
