@@ -35,6 +35,7 @@ import math
 import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -65,11 +66,43 @@ def _check_scale(scale) -> float:
     return float(scale)
 
 
+# A container's CPU quota (Binder, JupyterHub, Docker): cgroup v2 writes "quota period" to one
+# file ("max period" when unlimited), cgroup v1 uses two files (quota -1 when unlimited).
+CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def _cgroup_cpu_quota() -> float | None:
+    """CPUs' worth of time a container may use (1.5 = one and a half), or None if unlimited."""
+    try:
+        quota, period = CGROUP_V2_CPU_MAX.read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = CGROUP_V1_QUOTA.read_text(), CGROUP_V1_PERIOD.read_text()
+        except OSError:
+            return None
+    try:
+        quota, period = int(quota), int(period)
+    except ValueError:  # "max": no quota
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
 def _available_cpus() -> int:
-    """CPUs this process may run on (the affinity mask where the OS reports one)."""
+    """CPUs this process may use: its affinity mask, capped by a container's CPU quota.
+
+    On a hub or Binder the machine may show 32 cores while the container may use one; threads
+    beyond the quota would only queue for it.
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+        cpus = len(os.sched_getaffinity(0))
+    else:
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, int(quota))  # 1.5 CPUs of quota: one thread
+    return max(1, cpus)
 
 
 def _single_threaded_blas():
@@ -201,9 +234,10 @@ def chunked_attention(
     workers : int, optional
         Threads that share the query blocks (each block is one ``chunk_size`` slice of queries of
         one batch entry and head). ``1`` runs everything in the calling thread. The default uses
-        one thread per available CPU (at most 8, and no more than there are blocks) once there
-        are at least 2**20 scores to compute, and 1 below that. While threads run, numpy's BLAS
-        is limited to one thread. The result does not depend on ``workers``.
+        one thread per available CPU (within a container's CPU quota, at most 8, and no more than
+        there are blocks) once there are at least 2**20 scores to compute, and 1 below that.
+        While threads run, numpy's BLAS is limited to one thread. The result does not depend on
+        ``workers``.
 
     Returns
     -------

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from threadpoolctl import ThreadpoolController
 
 import attn_helpers
+import attn_helpers.chunked as chunked_module
 from attn_helpers import (
     causal_mask,
     chunked_attention,
@@ -328,6 +329,38 @@ def test_default_workers_give_the_serial_result_on_a_large_problem():
         rtol=0,
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1_quota", "v1_period", "expected"),
+    [
+        ("max 100000\n", None, None, None),  # cgroup v2, no quota
+        ("150000 100000\n", None, None, 1.5),  # cgroup v2, one and a half CPUs
+        (None, "-1\n", "100000\n", None),  # cgroup v1, no quota
+        (None, "200000\n", "100000\n", 2.0),  # cgroup v1, two CPUs
+        (None, None, None, None),  # no cgroup files (macOS, Windows)
+        ("garbage", None, None, None),
+    ],
+)
+def test_container_cpu_quota_is_read_from_cgroup_files(
+    tmp_path, monkeypatch, v2, v1_quota, v1_period, expected
+):
+    for name, text in (("CGROUP_V2_CPU_MAX", v2), ("CGROUP_V1_QUOTA", v1_quota),
+                       ("CGROUP_V1_PERIOD", v1_period)):  # fmt: skip
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        monkeypatch.setattr(chunked_module, name, path)
+    assert chunked_module._cgroup_cpu_quota() == expected
+
+
+def test_default_workers_stay_within_the_container_quota(tmp_path, monkeypatch):
+    quota_file = tmp_path / "cpu.max"
+    quota_file.write_text("100000 100000\n")  # one CPU, whatever the machine shows
+    monkeypatch.setattr(chunked_module, "CGROUP_V2_CPU_MAX", quota_file)
+    assert chunked_module._available_cpus() == 1
+    quota_file.write_text("50000 100000\n")  # half a CPU still gets one thread
+    assert chunked_module._available_cpus() == 1
 
 
 def _blas_threads() -> list[int]:
