@@ -8,38 +8,47 @@ scores at a time. It is the idea behind FlashAttention, in numpy.
 The trick is the *online softmax*. For one query, visit the keys block by block and keep three
 running quantities:
 
-- ``m``: the largest score seen so far (the running max, for a stable ``exp``);
-- ``l``: the sum of ``exp(score - m)`` over the keys seen so far (the running sum);
-- ``acc``: the sum of ``exp(score - m) * value`` over the keys seen so far.
+- ``r``: a reference score (the running max, for a stable ``exp``; see "lazy" below);
+- ``l``: the sum of ``exp(score - r)`` over the keys seen so far (the running sum);
+- ``acc``: the sum of ``exp(score - r) * value`` over the keys seen so far.
 
-When a new block raises the max from ``m_old`` to ``m_new``, everything accumulated so far was
-computed relative to ``m_old``; multiplying it by ``exp(m_old - m_new)`` rescales it, so nothing has
-to be recomputed. After the last block, ``output = acc / l``: exactly ``softmax(scores) @ v``.
+When a new block's scores rise above ``r``, everything accumulated so far was computed relative to
+the old ``r``; moving ``r`` up by ``shift`` and multiplying ``l`` and ``acc`` by ``exp(-shift)``
+rescales it, so nothing has to be recomputed. After the last block, ``output = acc / l``: exactly
+``softmax(scores) @ v``, whatever ``r`` ended up being, because the factor ``exp(-r)`` cancels.
 
-One more trick saves a pass over every tile: ``l`` rides along as an extra column of ones appended
-to ``v``, since ``exp(s) @ [v | 1] = [exp(s) @ v | sum of exp(s)]``: one matrix product updates
-``acc`` and ``l`` together.
+Four tricks save whole passes over every tile (each pass over a million scores costs about as
+much as a quarter of the matrix product that made them):
 
-The query blocks are independent of each other (each has its own ``m``, ``l`` and ``acc``), so
-they can run at the same time: FlashAttention gives each block of queries (and each head) its own
-group of GPU threads. Here a few CPU threads share the blocks. numpy's matrix products and
-element-wise functions release Python's GIL, so the threads really run in parallel; the BLAS
-library is asked to stay single-threaded meanwhile (``threadpoolctl``), so that the threads do not
-fight over the cores. On 2 cores this roughly halves the time of ``exp``, which a single thread
-would otherwise spend alone while the other core waits.
+1. ``l`` rides along as an extra column of ones appended to ``v``, since
+   ``exp(s) @ [v | 1] = [exp(s) @ v | sum of exp(s)]``: one matrix product updates ``acc`` and ``l``.
+2. ``r`` rides along as an extra column of ``-r`` appended to ``q``, with a column of ones
+   appended to ``k``: ``[q | -r] @ [k | 1].T = q @ k.T - r``, so the scores arrive already shifted.
+3. ``r`` is updated *lazily* (the rescaling rule of FlashAttention-4): only when a tile's scores
+   rise more than ``RESCALE_THRESHOLD`` (8) above it. The exponentials then stay below ``2**8``,
+   far from overflowing, and for ordinary inputs ``r`` stays put, so no tile needs rescaling and
+   one number per tile (its largest score) is enough to check that. ``r`` starts at 0; a query
+   whose first visible scores are all far below it is rebased to them, so that they do not
+   underflow to 0.
+4. Scores are kept in base 2 and raised with ``np.exp2``, which is faster than ``np.exp``:
+   ``exp(x) = 2**(x * log2(e))``, and ``log2(e)`` is folded into ``q`` with the scale, once
+   (FlashAttention does the same).
+
+Blocks of queries are independent (each has its own ``r``, ``l`` and ``acc``), so several threads
+can work on different blocks at once (``workers``): numpy's element-wise functions use one core,
+and on a machine that is otherwise idle the threads put the others to work. Right after a large
+matrix product the BLAS library's own threads keep spinning for a moment and the gain shrinks;
+``make bench`` measures both situations.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import os
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from ._parallel import available_cpus, run_in_threads
 from ._validation import (
     check_mask,
     check_positive_int,
@@ -50,12 +59,12 @@ from ._validation import (
 __all__ = ["chunked_attention"]
 
 DEFAULT_CHUNK_SIZE = 1024
+RESCALE_THRESHOLD = 8.0  # r moves only when scores exceed it by more than this (base 2)
+LOG2_E = math.log2(math.e)
 MAX_DEFAULT_WORKERS = 8
 # With workers=None, threads are used only from this many scores on (about a millisecond of work);
 # below it, starting them costs more than they save.
 MIN_SCORES_FOR_THREADS = 2**20
-
-_blas_controller = None  # made on first use: inspecting the loaded libraries takes about 1 ms
 
 
 def _check_scale(scale) -> float:
@@ -66,141 +75,110 @@ def _check_scale(scale) -> float:
     return float(scale)
 
 
-# A container's CPU quota (Binder, JupyterHub, Docker): cgroup v2 writes "quota period" to one
-# file ("max period" when unlimited), cgroup v1 uses two files (quota -1 when unlimited).
-CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
-CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
-
-
-def _cgroup_cpu_quota() -> float | None:
-    """CPUs' worth of time a container may use (1.5 = one and a half), or None if unlimited."""
-    try:
-        quota, period = CGROUP_V2_CPU_MAX.read_text().split()[:2]
-    except (OSError, ValueError):
-        try:
-            quota, period = CGROUP_V1_QUOTA.read_text(), CGROUP_V1_PERIOD.read_text()
-        except OSError:
-            return None
-    try:
-        quota, period = int(quota), int(period)
-    except ValueError:  # "max": no quota
-        return None
-    return quota / period if quota > 0 and period > 0 else None
-
-
-def _available_cpus() -> int:
-    """CPUs this process may use: its affinity mask, capped by a container's CPU quota.
-
-    On a hub or Binder the machine may show 32 cores while the container may use one; threads
-    beyond the quota would only queue for it.
-    """
-    if hasattr(os, "sched_getaffinity"):
-        cpus = len(os.sched_getaffinity(0))
-    else:
-        cpus = os.cpu_count() or 1
-    quota = _cgroup_cpu_quota()
-    if quota is not None:
-        cpus = min(cpus, int(quota))  # 1.5 CPUs of quota: one thread
-    return max(1, cpus)
-
-
-def _single_threaded_blas():
-    """A context in which numpy's BLAS uses one thread (our own threads share the cores)."""
-    global _blas_controller
-    if _blas_controller is None:
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
-
-
 def _max_row_norm(x: np.ndarray) -> float:
     """The largest Euclidean norm of a row of ``x`` (inf if squaring overflows)."""
     return float(np.sqrt(np.einsum("...i,...i->...", x, x).max()))  # i: the feature axis
 
 
-def _overflow_error(tile, corner, q_shape, k_shape, scale) -> ValueError:
+def _overflow_error(tile, first, lead, q_shape, k_shape, scale) -> ValueError:
     """The error ``scaled_dot_product_attention`` raises, for a tile of scores that overflowed.
 
-    ``corner`` is the tile's position: the leading indices, then its first query and first key.
+    ``first`` is the tile's first (flat leading index, query, key); ``lead`` the leading shape.
     """
-    where = [int(i) for i in np.argwhere(~np.isfinite(tile))[0]]  # (query, key) in the tile
-    where = (*corner[:-2], where[0] + corner[-2], where[1] + corner[-1])
+    g, i, j = (int(n) for n in np.argwhere(~np.isfinite(tile))[0])  # position in the tile
+    where = (*np.unravel_index(first[0] + g, lead), first[1] + i, first[2] + j)
     return ValueError(
         f"the attention scores q @ k.T * scale overflowed the {tile.dtype} range (inf or NaN at "
-        f"{tuple(int(i) for i in where)}); got q.shape={shape_str(q_shape)}, "
+        f"{tuple(int(n) for n in where)}); got q.shape={shape_str(q_shape)}, "
         f"k.shape={shape_str(k_shape)}, scale={scale:g}. Hint: normalise q and k (their entries "
         "are usually of order 1), or use float64."
     )
 
 
-def _attend_blocks(blocks, q, k_t, v_ones, mask, output, chunk_size, may_overflow, shapes):
-    """Run the online softmax for some query blocks, writing their rows of ``output``.
+def _mask_tile(mask, lead, heads, queries, keys) -> np.ndarray:
+    """``mask`` for flat leading indices ``heads`` (a range), as an (n_heads, n_q, n_k) array.
 
-    ``blocks`` lists ``(lead_index, q_start)`` pairs: one block is ``chunk_size`` queries of one
-    leading index (one batch entry and head) against all its keys. The buffers are allocated once
-    here and reused for every tile of every block, so each worker thread has its own.
-    Shapes: q (..., T_q, d_k), k_t (..., d_k, T_k), v_ones (..., T_k, d_v + 1),
-    mask None or (..., T_q, T_k) bool, output (..., T_q, d_v).
+    ``mask`` keeps its broadcast leading axes (a view, no memory); one leading index gives a view,
+    several give a copy of just this tile.
     """
-    t_q, t_k = q.shape[-2], k_t.shape[-1]
-    d_v = output.shape[-1]
-    dtype = output.dtype
-    c_q, c_k = min(chunk_size, t_q), min(chunk_size, t_k)  # C = chunk_size, or less if short
-    scores_buf = np.empty((c_q, c_k), dtype=dtype)  # (C, C): one tile of scores
-    blocked_buf = np.empty((c_q, c_k), dtype=bool) if mask is not None else None
-    acc_buf = np.empty((c_q, d_v + 1), dtype=dtype)  # [acc | l], running sums
-    pv_buf = np.empty((c_q, d_v + 1), dtype=dtype)  # this tile's exp(s - m) @ v_ones
-    # One number per query, (C, 1): the running max m, its new value, the shift actually
-    # subtracted (m_new, or 0 where m_new = -inf) and the rescale factor exp(m_old - m_new).
-    run_max_buf, m_new_buf, shift_buf, rescale_buf = np.empty((4, c_q, 1), dtype=dtype)
+    if len(heads) == 1:
+        return mask[np.unravel_index(heads.start, lead)][queries, keys][np.newaxis]
+    return mask[(*np.unravel_index(np.asarray(heads), lead), queries, keys)]
 
-    for index, q_start in blocks:
-        q_stop = min(q_start + chunk_size, t_q)
-        n_q = q_stop - q_start  # the last block may be shorter: use the first n_q rows of buffers
-        q_blk = q[index][q_start:q_stop]  # (n_q, d_k)
-        run_max, m_new = run_max_buf[:n_q], m_new_buf[:n_q]
-        shift, rescale = shift_buf[:n_q], rescale_buf[:n_q]
-        acc, pv = acc_buf[:n_q], pv_buf[:n_q]
-        run_max.fill(-np.inf)
+
+def _block_worker(q_aug, k_aug_t, v_ones, mask, lead, output, chunk_size, group, error_context):
+    """A function that runs the online softmax for one block, with buffers allocated once.
+
+    A block is ``(first flat leading index, first query)``: up to ``group`` leading indices
+    (batch entries and heads) times up to ``chunk_size`` queries, against all their keys. Shapes:
+    q_aug (L, T_q, d_k + 1) = [q * scale * log2(e) | -r], k_aug_t (L, d_k + 1, T_k) = [k | 1].T,
+    v_ones (L, T_k, d_v + 1) = [v | 1], output (L, T_q, d_v), with L the flattened leading axes.
+    Each worker thread calls this once, so each has its own buffers.
+    """
+    n_lead, t_q, d_k = q_aug.shape[0], q_aug.shape[1], q_aug.shape[2] - 1
+    t_k, d_v, dtype = k_aug_t.shape[-1], output.shape[-1], q_aug.dtype
+    may_overflow = error_context is not None
+    g, c_q, c_k = min(group, n_lead), min(chunk_size, t_q), min(chunk_size, t_k)
+    scores_buf = np.empty((g, c_q, c_k), dtype=dtype)  # (G, C, C): one tile of scores
+    blocked_buf = np.empty((g, c_q, c_k), dtype=bool) if mask is not None else None
+    acc_buf = np.empty((g, c_q, d_v + 1), dtype=dtype)  # [acc | l], the running sums
+    pv_buf = np.empty((g, c_q, d_v + 1), dtype=dtype)  # this tile's exp(s - r) @ [v | 1]
+    # One number per query, (G, C, 1): the tile's largest shifted score, the shift applied to r.
+    tile_max_buf, shift_buf = np.empty((2, g, c_q, 1), dtype=dtype)
+    rebase_buf = np.empty((g, c_q, 1), dtype=bool)
+
+    def attend(block):
+        h0, q0 = block
+        heads, queries = range(h0, min(h0 + group, n_lead)), slice(q0, min(q0 + chunk_size, t_q))
+        n_h, n_q = len(heads), queries.stop - q0  # the last block may be smaller: use the front
+        q_blk = q_aug[h0 : heads.stop, queries]  # (n_h, n_q, d_k + 1): a view, -r is written here
+        acc, pv = acc_buf[:n_h, :n_q], pv_buf[:n_h, :n_q]
+        tile_max, shift, rebase = (
+            tile_max_buf[:n_h, :n_q],
+            shift_buf[:n_h, :n_q],
+            rebase_buf[:n_h, :n_q],
+        )
         acc.fill(0.0)
-        for k_start in range(0, t_k, chunk_size):
-            k_stop = min(k_start + chunk_size, t_k)
-            k_t_blk = k_t[index][:, k_start:k_stop]  # (d_k, n_k)
-            s = scores_buf[:n_q, : k_stop - k_start]  # (n_q, n_k)
+        for k0 in range(0, t_k, chunk_size):
+            keys = slice(k0, min(k0 + chunk_size, t_k))
+            s = scores_buf[:n_h, :n_q, : keys.stop - k0]  # (n_h, n_q, n_k)
+            # (n_h, n_q, d_k + 1) @ (n_h, d_k + 1, n_k): q @ k.T * scale * log2(e) - r
             if may_overflow:
                 with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                    np.matmul(q_blk, k_t_blk, out=s)
+                    np.matmul(q_blk, k_aug_t[h0 : heads.stop, :, keys], out=s)
                 if not np.isfinite(s).all():
-                    raise _overflow_error(s, (*index, q_start, k_start), *shapes)
+                    raise _overflow_error(s, (h0, q0, k0), lead, *error_context)
             else:
-                np.matmul(q_blk, k_t_blk, out=s)  # the scores of this tile
-            if mask is None:
-                np.max(s, axis=-1, keepdims=True, out=m_new)
-                np.maximum(m_new, run_max, out=m_new)
-                shift = m_new  # finite: without a mask every tile has a largest score
-            else:
-                blocked = blocked_buf[:n_q, : k_stop - k_start]
-                np.logical_not(mask[index][q_start:q_stop, k_start:k_stop], out=blocked)
-                np.copyto(s, -np.inf, where=blocked)
-                np.max(s, axis=-1, keepdims=True, out=m_new)
-                np.maximum(m_new, run_max, out=m_new)
-                # A query whose keys so far are all masked has m_new = -inf: shift by 0 instead,
-                # so that exp(-inf - 0) = 0 rather than exp(-inf - -inf) = NaN.
-                shift = shift_buf[:n_q]
-                np.copyto(shift, m_new)
-                shift[np.isneginf(shift)] = 0.0
-            s -= shift
-            np.exp(s, out=s)  # exp(score - m_new): at most 1, exactly 0 where masked
-            np.subtract(run_max, shift, out=rescale)
-            np.exp(rescale, out=rescale)  # exp(m_old - m_new) <= 1; 0 while m_old = -inf
-            # (n_q, n_k) @ (n_k, d_v + 1): this tile's [exp(s) @ v | sum of exp(s)]
-            np.matmul(s, v_ones[index][k_start:k_stop], out=pv)
-            acc *= rescale  # [acc | l] = [acc | l] * exp(m_old - m_new) + [exp(s) @ v | sum]
+                np.matmul(q_blk, k_aug_t[h0 : heads.stop, :, keys], out=s)
+            if mask is not None:
+                blocked = blocked_buf[:n_h, :n_q, : keys.stop - k0]
+                np.logical_not(_mask_tile(mask, lead, heads, queries, keys), out=blocked)
+                np.copyto(s, -np.inf, where=blocked)  # exp(-inf) = 0: no weight
+            # Move r where the scores rose more than the threshold above it, and where a query's
+            # first visible scores lie far below it (nothing summed yet: l = 0). The largest
+            # score of the whole tile (one number, a cheap pass) usually shows that no query
+            # needs it; only then is the max of every row computed.
+            run_sum = acc[..., d_v:]  # l, (n_h, n_q, 1)
+            if s.max() > RESCALE_THRESHOLD or (run_sum == 0).any():
+                np.max(s, axis=-1, keepdims=True, out=tile_max)  # -inf where all are masked
+                np.greater(tile_max, RESCALE_THRESHOLD, out=rebase)
+                rebase |= (run_sum == 0) & (tile_max < -RESCALE_THRESHOLD) & np.isfinite(tile_max)
+                if rebase.any():  # rare: large scores, or the first tile of such a query
+                    shift.fill(0.0)
+                    np.copyto(shift, tile_max, where=rebase)
+                    s -= shift  # this tile, relative to the new r
+                    # [acc | l] so far, relative to the new r. (r moves down only where l = 0:
+                    # there is nothing to rescale, and exp2(-shift) could overflow.)
+                    acc *= np.exp2(-np.maximum(shift, 0.0))
+                    q_blk[..., d_k:] -= shift  # r += shift (the last column of q_aug holds -r)
+            np.exp2(s, out=s)  # 2**(score - r) <= 2**8; exactly 0 where masked
+            np.matmul(s, v_ones[h0 : heads.stop, keys], out=pv)  # [exp(s) @ v | sum of exp(s)]
             acc += pv
-            np.copyto(run_max, m_new)
         # output = acc / l; fully masked queries (l = 0) keep the zeros output started with.
-        run_sum = acc[:, d_v:]  # (n_q, 1): l
-        np.divide(acc[:, :d_v], run_sum, out=output[index][q_start:q_stop], where=run_sum > 0)
+        run_sum = acc[..., d_v:]  # l
+        np.divide(acc[..., :d_v], run_sum, out=output[h0 : heads.stop, queries], where=run_sum > 0)
+
+    return attend
 
 
 def chunked_attention(
@@ -213,6 +191,8 @@ def chunked_attention(
     float64), but the full ``(seq_len_q, seq_len_k)`` matrix of scores is never built. Queries and
     keys are cut into chunks of ``chunk_size``; each worker thread holds one
     ``(chunk_size, chunk_size)`` tile of scores at a time, in a buffer allocated once and reused.
+    (Many short sequences share one tile of about ``chunk_size**2`` scores.) float16 inputs are
+    summed in float32, as FlashAttention does, and the output is float16.
 
     Parameters
     ----------
@@ -232,12 +212,11 @@ def chunked_attention(
     scale : float, optional
         Multiplies the scores. Defaults to ``1 / sqrt(d_k)``.
     workers : int, optional
-        Threads that share the query blocks (each block is one ``chunk_size`` slice of queries of
-        one batch entry and head). ``1`` runs everything in the calling thread. The default uses
-        one thread per available CPU (within a container's CPU quota, at most 8, and no more than
-        there are blocks) once there are at least 2**20 scores to compute, and 1 below that.
-        While threads run, numpy's BLAS is limited to one thread. The result does not depend on
-        ``workers``.
+        Threads that share the blocks of queries. ``1``: no extra threads (the matrix products
+        still use the BLAS library's own threads). The default uses one thread per available CPU
+        (within a container's CPU quota, at most 8, and no more than there are blocks) once there
+        are at least 2**20 scores to compute, and 1 below that. While extra threads run, numpy's
+        BLAS is limited to one thread. The output does not depend on ``workers``.
 
     Returns
     -------
@@ -266,37 +245,45 @@ def chunked_attention(
     if mask is not None:
         mask = check_mask(mask, "mask", (*lead, t_q, t_k))
         mask = np.broadcast_to(mask, (*lead, t_q, t_k))  # a view: no memory for broadcast axes
-    dtype = np.result_type(q, k, v)
+    out_dtype = np.result_type(q, k, v)
+    dtype = np.promote_types(out_dtype, np.float32)  # sums of exp() overflow float16
 
-    # The scale is folded into q once (seq_len_q * d_k multiplications instead of one per score).
+    # [q * scale * log2(e) | -r], [k | 1] and [v | 1], with the leading axes (batch, heads)
+    # broadcast against each other, then flattened into one axis of length n_lead. r starts at 0.
+    # The scale is folded into q once (seq_len_q * d_k multiplications instead of one per score),
+    # and so is log2(e): scores in base 2, for exp2 (exp(x) = 2**(x * log2(e))).
+    q_aug = np.zeros((*lead, t_q, d_k + 1), dtype=dtype)
     with np.errstate(over="ignore"):  # an overflow here is caught by the score check
-        q_scaled = q.astype(dtype) * dtype.type(scale)  # (..., T_q, d_k), a fresh copy
+        np.multiply(q, dtype.type(scale * LOG2_E), out=q_aug[..., :d_k])
+    k_aug = np.ones((*lead, t_k, d_k + 1), dtype=dtype)
+    k_aug[..., :d_k] = k
+    with np.errstate(over="ignore"):
         # |q_i . k_j| <= |q_i| |k_j| (Cauchy-Schwarz): when that bound is finite, no score can
         # overflow, and the per-tile check for inf and NaN is skipped.
-        bound = _max_row_norm(q_scaled) * _max_row_norm(k.astype(dtype, copy=False))
+        bound = _max_row_norm(q_aug[..., :d_k]) * _max_row_norm(k_aug[..., :d_k])
     may_overflow = not bound < np.finfo(dtype).max / 2
-    shapes = (q.shape, k.shape, scale)  # for the error message
-    q = np.broadcast_to(q_scaled, (*lead, t_q, d_k))  # broadcasting makes views, never copies
-    k_t = np.broadcast_to(k.astype(dtype, copy=False), (*lead, t_k, d_k)).swapaxes(-1, -2)
-    # v with a column of ones appended: exp(s) @ v_ones = [exp(s) @ v | row sums of exp(s)].
-    v_ones = np.ones((*v.shape[:-1], d_v + 1), dtype=dtype)  # (..., T_k, d_v + 1)
+    n_lead = math.prod(lead)
+    v_ones = np.ones((*lead, t_k, d_v + 1), dtype=dtype)
     v_ones[..., :d_v] = v
-    v_ones = np.broadcast_to(v_ones, (*lead, t_k, d_v + 1))
-    output = np.zeros((*lead, t_q, d_v), dtype=dtype)
+    q_aug, k_aug, v_ones = (a.reshape(n_lead, *a.shape[-2:]) for a in (q_aug, k_aug, v_ones))
+    output = np.zeros((n_lead, t_q, d_v), dtype=out_dtype)
 
-    # The work: every (leading index, first query of the block) pair, i.e. every row of tiles.
-    blocks = [(index, start) for index in np.ndindex(*lead) for start in range(0, t_q, chunk_size)]
+    # Short sequences share a tile: up to chunk_size**2 scores of several leading indices at once.
+    c_q, c_k = min(chunk_size, t_q), min(chunk_size, t_k)
+    group = max(1, chunk_size * chunk_size // (c_q * c_k))
     if workers is None:
-        many_scores = math.prod(lead) * t_q * t_k >= MIN_SCORES_FOR_THREADS
-        workers = min(_available_cpus(), MAX_DEFAULT_WORKERS) if many_scores else 1
-    workers = min(workers, len(blocks))
-    args = (q, k_t, v_ones, mask, output, chunk_size, may_overflow, shapes)
-    if workers == 1:
-        _attend_blocks(blocks, *args)
-        return output
-    # Worker w takes blocks w, w + workers, w + 2 * workers, ...; each writes its own output rows.
-    with _single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
-        jobs = [pool.submit(_attend_blocks, blocks[w::workers], *args) for w in range(workers)]
-        for job in jobs:
-            job.result()  # re-raises a worker's error (an overflow) here, in the caller's thread
-    return output
+        many_scores = n_lead * t_q * t_k >= MIN_SCORES_FOR_THREADS
+        workers = min(available_cpus(), MAX_DEFAULT_WORKERS) if many_scores else 1
+    if workers > 1:
+        group = min(group, -(-n_lead // workers))  # at least one group per worker
+    blocks = [(h, s) for h in range(0, n_lead, group) for s in range(0, t_q, chunk_size)]
+    error_context = (q.shape, k.shape, scale) if may_overflow else None
+
+    def make_worker():
+        return _block_worker(
+            q_aug, k_aug.swapaxes(-1, -2), v_ones, mask, lead, output, chunk_size, group,
+            error_context,
+        )  # fmt: skip
+
+    run_in_threads(make_worker, blocks, min(workers, len(blocks)))
+    return output.reshape(*lead, t_q, d_v)

@@ -4,8 +4,10 @@ Entries (keys of ``benchmarks/results.json``, each with ``goal`` and ``met``):
 
 - ``sdpa``: ``scaled_dot_product_attention`` against the floor (the same two matrix products
   into preallocated outputs), float32 and float64.
-- ``chunked``: ``chunked_attention`` against the floor and against the plain version, and its
-  peak memory at seq_len 16384.
+- ``chunked``: ``chunked_attention`` against the floor and against the plain version, judged both
+  after a pause before each call and back to back (the worse counts), and its peak memory at
+  seq_len 16384. Reported, not judged: ``workers=1``, the attention call right after a query
+  projection, many short heads.
 - ``widgets``: median update time of each explorer (``benchmarks/bench_widgets.py``).
 - ``notebooks``: wall time and peak memory of each notebook in a fresh kernel.
 - ``install``: size of the runtime environment.
@@ -149,31 +151,70 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
             rows.append(("sdpa", r["error"], "", "NO"))
     if "chunked" in results:
         r = results["chunked"]
+        regimes = (("settled", "settled (pause first)"), ("back_to_back", "back to back"))
+
+        def versus(o) -> str:  # one function in one regime, against the floor and sdpa
+            return (
+                f"{_ms(o['seconds'])} = {o['ratio_to_floor']:.2f}x floor ({_ms(o['floor_seconds'])}), "
+                f"{o['speedup_over_sdpa']:.2f}x faster than sdpa ({_ms(o['sdpa_seconds'])})"
+            )
+
+        extra = r.get("not_judged", {})
         for case, c in r.get("cases", {}).items():
-            rows.append(
-                (f"chunked {case}", f"{_ms(c['seconds'])} = {c['ratio_to_floor']:.2f}x floor, "
-                 f"{c['speedup_over_sdpa']:.2f}x faster than sdpa ({_ms(c['sdpa_seconds'])})",
-                 "<= 2.5x floor", ok(c["ratio_to_floor"] <= 2.5))
-            )  # fmt: skip
-            for label, key in (("1 thread", "one_thread"), ("back to back", "back_to_back")):
+            speedup_judged = case.startswith("(1, 4096, 64)")
+            met = c["ratio_to_floor"] <= 2.5 and (c["speedup_over_sdpa"] >= 2 or not speedup_judged)
+            worse = c.get("worse_regime")
+            if worse:  # judged: the worse of the two regimes
+                text = (
+                    f"worse regime: {c['ratio_to_floor']:.2f}x floor "
+                    f"({worse['ratio_to_floor'].replace('_', ' ')}), "
+                    f"{c['speedup_over_sdpa']:.2f}x faster than sdpa "
+                    f"({worse['speedup_over_sdpa'].replace('_', ' ')})"
+                )
+            else:  # results.json from before both regimes were judged
+                text = versus(c)
+            goal = "<= 2.5x floor" + (", >= 2x sdpa speed" if speedup_judged else "")
+            rows.append((f"chunked {case}", text, goal, ok(met)))
+            for key, label in regimes:
                 if key in c:
-                    o = c[key]
+                    rows.append((f"  {label}", versus(c[key]), "(the worse counts)", ""))
+            for key, label in regimes:
+                if key in c.get("workers_1", {}):
                     rows.append(
-                        (f"  {label} (not judged)", f"{_ms(o['seconds'])} = "
-                         f"{o['ratio_to_floor']:.2f}x floor, {o['speedup_over_sdpa']:.2f}x "
-                         "faster than sdpa", "", "")
+                        (f"  workers=1, {label}", versus(c["workers_1"][key]), "not judged", "")
                     )  # fmt: skip
-        if "speedup_over_sdpa_at_4096" in r:
-            rows.append(
-                ("chunked speed-up at 4096", f"{r['speedup_over_sdpa_at_4096']:.2f}x", ">= 2x",
-                 ok(r["met_speedup"]))
-            )  # fmt: skip
+            projection = extra.get(f"projection then attention {case}")
+            if projection:
+                for key, label in (("chunked", "chunked"), ("chunked_workers_1", "workers=1"),
+                                   ("sdpa", "sdpa")):  # fmt: skip
+                    o = projection[key]
+                    rows.append(
+                        (f"  after x @ w_q, {label}", f"{_ms(o['seconds'])} = "
+                         f"{o['ratio_to_floor']:.2f}x floor ({_ms(o['floor_seconds'])})"
+                         + ("" if key == "sdpa" else
+                            f", {o['speedup_over_sdpa']:.2f}x faster than sdpa"),
+                         "not judged", "")
+                    )  # fmt: skip
+        if "memory" in r:
             m = r["memory"]
             rows.append(
                 (f"chunked memory T={m['seq_len']}", f"peak {m['peak_bytes'] / 2**20:.1f} MiB = "
                  f"{m['fraction_of_weights_matrix']:.2%} of the (T, T) float32 matrix "
                  f"({m['weights_matrix_bytes'] / 2**30:.1f} GiB)", "<= 10%", ok(r["met_memory"]))
             )  # fmt: skip
+        for case, h in extra.items():
+            if not case.startswith("many heads"):
+                continue
+            rows.append((f"chunked {case.removeprefix('many heads ')}", f"{h['heads']} heads of "
+                         f"{h['seq_len']} tokens, median times:", "not judged", ""))  # fmt: skip
+            for key, label in regimes:
+                o = h[key]
+                rows.append(
+                    (f"  {label}", f"chunked {_ms(o['chunked']['seconds'])}, workers=1 "
+                     f"{_ms(o['chunked_workers_1']['seconds'])}, sdpa "
+                     f"{_ms(o['sdpa']['seconds'])}, floor {_ms(o['sdpa']['floor_seconds'])}",
+                     "not judged", "")
+                )  # fmt: skip
         if "error" in r:
             rows.append(("chunked", r["error"], "", "NO"))
     if "widgets" in results:
@@ -238,7 +279,12 @@ def main(argv=None) -> int:
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--only", default=",".join(ENTRIES), help="comma-separated entries to run")
-    parser.add_argument("--repeats", type=int, default=7, help="timing rounds for sdpa and chunked")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=7,
+        help="timing rounds for sdpa and chunked (at most 5 for the cases not judged)",
+    )
     parser.add_argument(
         "--no-write", action="store_true", help="do not write benchmarks/results.json"
     )

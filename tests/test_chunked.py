@@ -9,6 +9,9 @@ the speed.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import threading
 import tracemalloc
 import warnings
 from pathlib import Path
@@ -21,6 +24,7 @@ from hypothesis import strategies as st
 from threadpoolctl import ThreadpoolController
 
 import attn_helpers
+import attn_helpers._parallel as parallel_module
 import attn_helpers.chunked as chunked_module
 from attn_helpers import (
     causal_mask,
@@ -137,6 +141,61 @@ def test_large_scores_do_not_overflow(no_warnings):
     v = readonly([[1.0], [2.0], [3.0]])
     actual = chunked_attention(q, k, v, scale=1.0, chunk_size=1)
     np.testing.assert_allclose(actual, plain_output(q, k, v, scale=1.0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_later_tile_raising_the_scores_far_above_r_rebases_it(dtype, no_warnings):
+    # Keys 0-7 score about 0 and keep r = 0; key 9 scores 60, far above the threshold of 8:
+    # without moving r, exp(60) would dominate everything in float32 precision or overflow later.
+    rng = np.random.default_rng(8)
+    q = np.zeros((3, 4))
+    q[:, 0] = 1.0
+    k = rng.normal(scale=0.1, size=(10, 4))
+    k[9, 0] = 60.0
+    v = rng.normal(size=(10, 2))
+    q, k, v = (a.astype(dtype) for a in (q, k, v))
+    actual = chunked_attention(q, k, v, scale=1.0, chunk_size=4)
+    expected = plain_output(q, k, v, scale=1.0)
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scores_all_far_below_zero_do_not_underflow(dtype, no_warnings):
+    # Every score is about -200: exp(-200) is 0 in float32. r is rebased to the first visible
+    # scores, so the weights stay right (a stale r = 0 would give a zero output).
+    rng = np.random.default_rng(9)
+    k = rng.normal(scale=0.5, size=(12, 3))
+    k[:, 0] = -200.0
+    q = np.zeros((5, 3))
+    q[:, 0] = 1.0
+    v = rng.normal(size=(12, 2))
+    mask = np.ones((5, 12), dtype=bool)
+    mask[:, :5] = False  # the first tile of keys is masked: the first visible scores come later
+    q, k, v = (a.astype(dtype) for a in (q, k, v))
+    actual = chunked_attention(q, k, v, mask=mask, scale=1.0, chunk_size=4)
+    expected = plain_output(q, k, v, mask=mask, scale=1.0)
+    assert np.abs(actual).min() > 0
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_is_summed_in_float32_and_returned_as_float16(no_warnings):
+    # 2000 keys with value 40: the running sums reach 2000 and 80000, past float16's 65504.
+    q = np.zeros((3, 8), dtype=np.float16)
+    k = np.random.default_rng(10).normal(size=(2000, 8)).astype(np.float16)
+    v = np.full((2000, 2), 40.0, dtype=np.float16)
+    actual = chunked_attention(q, k, v, chunk_size=512)
+    assert actual.dtype == np.float16
+    np.testing.assert_allclose(actual.astype(np.float64), 40.0, rtol=1e-3)
+
+
+def test_many_short_heads_share_tiles_and_give_the_plain_result(no_warnings):
+    # 64 heads of 10 tokens with a broadcast padding mask: several heads per tile.
+    rng = np.random.default_rng(12)
+    q, k, v = rng.normal(size=(3, 4, 16, 10, 6))
+    mask = rng.random((4, 1, 1, 10)) > 0.3
+    for workers in (1, 3):
+        actual = chunked_attention(q, k, v, mask=mask, chunk_size=8, workers=workers)
+        np.testing.assert_allclose(actual, plain_output(q, k, v, mask=mask), rtol=0, atol=1e-12)
 
 
 def test_inputs_are_never_modified():
@@ -287,7 +346,10 @@ def test_never_materialises_the_scores_matrix():
     q, k, v = rng.normal(size=(3, seq_len, d))
     peak = _peak_bytes(lambda: chunked_attention(q, k, v, chunk_size=256, workers=1))
     full = seq_len * seq_len * 8
-    assert peak < 0.05 * full, f"peak {peak / 2**20:.1f} MiB vs (T, T) {full / 2**20:.0f} MiB"
+    # [q | -r], [k | 1], [v | 1] and the output: (T, d + 1) each; one (256, 256) tile, small buffers.
+    budget = 4 * seq_len * (d + 1) * 8 + 256 * 256 * 8
+    assert peak < 1.2 * budget, f"peak {peak / 2**20:.2f} MiB vs budget {budget / 2**20:.2f} MiB"
+    assert peak < 0.06 * full, f"peak {peak / 2**20:.1f} MiB vs (T, T) {full / 2**20:.0f} MiB"
 
 
 def test_each_extra_worker_costs_one_set_of_buffers_not_one_per_tile():
@@ -319,16 +381,77 @@ def test_workers_share_heads_and_query_blocks_without_changing_the_result(worker
     assert not parallel[..., :7, :].any()
 
 
-def test_default_workers_give_the_serial_result_on_a_large_problem():
-    # 2 heads x 1024 x 1024 = 2**21 scores: above the size from which the default uses threads.
+def test_threads_really_share_large_blocks_and_match_one_worker(monkeypatch):
+    # Blocks of 256 x 256 scores are large enough for numpy to release the GIL, so the threads
+    # really overlap; every block must land on one worker and the output must not change.
+    seen = []  # (thread, BLAS threads inside the worker) per block
+    real = chunked_module._block_worker
+
+    def spy(*args):
+        attend = real(*args)
+
+        def attend_and_record(block):
+            seen.append((threading.get_ident(), tuple(_blas_threads())))
+            attend(block)
+
+        return attend_and_record
+
+    monkeypatch.setattr(chunked_module, "_block_worker", spy)
     rng = np.random.default_rng(3)
     q, k, v = rng.normal(size=(3, 2, 1024, 16)).astype(np.float32)
-    np.testing.assert_allclose(
-        chunked_attention(q, k, v, chunk_size=256),
-        chunked_attention(q, k, v, chunk_size=256, workers=1),
-        rtol=0,
-        atol=1e-6,
+    with ThreadpoolController().limit(limits=2, user_api="blas"):  # as on a 2-core laptop
+        blas_outside = tuple(_blas_threads())
+        one = chunked_attention(q, k, v, chunk_size=256, workers=1)
+        assert len({thread for thread, _ in seen}) == 1
+        assert {threads for _, threads in seen} == {blas_outside}  # one worker: BLAS untouched
+        seen.clear()
+        two = chunked_attention(q, k, v, chunk_size=256, workers=2)
+    assert len(seen) == 8  # 2 heads x 4 query blocks
+    assert len({thread for thread, _ in seen}) == 2
+    if blas_outside:  # BLAS visible to threadpoolctl: limited to one thread inside workers
+        assert {threads for _, threads in seen} == {(1,) * len(blas_outside)}
+    np.testing.assert_allclose(two, one, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "cpus", "expected"),
+    [
+        ((1, 512, 512), 4, 1),  # 2**18 scores: too few for threads by default
+        ((2, 1024, 1024), 4, 4),  # 2**21 scores in 2 x 4 blocks of 256: 4 threads
+        ((2, 1024, 1024), 16, 8),  # at most 8 by default
+        ((1, 512, 4096), 4, 2),  # 2**21 scores but only 2 query blocks
+    ],
+)
+def test_default_number_of_workers(monkeypatch, shape, cpus, expected):
+    calls = []
+    monkeypatch.setattr(chunked_module, "available_cpus", lambda: cpus)
+    monkeypatch.setattr(
+        chunked_module, "run_in_threads", lambda make, items, workers: calls.append(workers)
     )
+    t_q, t_k = shape[1], shape[2]
+    q = np.zeros((shape[0], t_q, 2), dtype=np.float32)
+    k = np.zeros((shape[0], t_k, 2), dtype=np.float32)
+    chunked_attention(q, k, k, chunk_size=256)
+    assert calls == [expected]
+
+
+@pytest.mark.parametrize("settings", [{"all": "raise"}, {"all": "ignore"}, {"under": "raise"}])
+def test_workers_follow_the_callers_numpy_error_settings(settings):
+    # Scores spread over hundreds: some exp() underflow. Whatever np.errstate the caller set,
+    # 1 and 2 workers must behave alike (numpy's settings are per thread; workers inherit them).
+    rng = np.random.default_rng(4)
+    q, k, v = rng.normal(scale=10.0, size=(3, 2, 64, 8))
+
+    def outcome(workers):
+        with warnings.catch_warnings(record=True) as caught, np.errstate(**settings):
+            warnings.simplefilter("always")
+            try:
+                result = chunked_attention(q, k, v, chunk_size=16, workers=workers)
+            except FloatingPointError as err:
+                return ("raised", str(err).split(" encountered")[0], len(caught))
+            return ("returned", result.round(12).tobytes(), len(caught))
+
+    assert outcome(2) == outcome(1)
 
 
 @pytest.mark.parametrize(
@@ -350,17 +473,17 @@ def test_container_cpu_quota_is_read_from_cgroup_files(
         path = tmp_path / name
         if text is not None:
             path.write_text(text)
-        monkeypatch.setattr(chunked_module, name, path)
-    assert chunked_module._cgroup_cpu_quota() == expected
+        monkeypatch.setattr(parallel_module, name, path)
+    assert parallel_module.cgroup_cpu_quota() == expected
 
 
 def test_default_workers_stay_within_the_container_quota(tmp_path, monkeypatch):
     quota_file = tmp_path / "cpu.max"
     quota_file.write_text("100000 100000\n")  # one CPU, whatever the machine shows
-    monkeypatch.setattr(chunked_module, "CGROUP_V2_CPU_MAX", quota_file)
-    assert chunked_module._available_cpus() == 1
+    monkeypatch.setattr(parallel_module, "CGROUP_V2_CPU_MAX", quota_file)
+    assert parallel_module.available_cpus() == 1
     quota_file.write_text("50000 100000\n")  # half a CPU still gets one thread
-    assert chunked_module._available_cpus() == 1
+    assert parallel_module.available_cpus() == 1
 
 
 def _blas_threads() -> list[int]:
@@ -369,11 +492,16 @@ def _blas_threads() -> list[int]:
     ]
 
 
+def _require_visible_blas():
+    if not _blas_threads():
+        pytest.skip("threadpoolctl cannot see numpy's BLAS here (Apple Accelerate, for one)")
+
+
 def test_blas_threads_are_restored_after_a_call_and_after_an_error():
+    _require_visible_blas()
     controller = ThreadpoolController()
     with controller.limit(limits=2, user_api="blas"):
         before = _blas_threads()
-        assert before, "numpy's BLAS should be visible to threadpoolctl"
         rng = np.random.default_rng(0)
         q, k, v = rng.normal(size=(3, 4, 64, 8))
         chunked_attention(q, k, v, chunk_size=16, workers=2)
@@ -382,6 +510,48 @@ def test_blas_threads_are_restored_after_a_call_and_after_an_error():
         with pytest.raises(ValueError, match="overflowed"):
             chunked_attention(huge, huge, v, chunk_size=16, workers=2)
         assert _blas_threads() == before
+
+
+def test_overlapping_callers_limit_blas_once_and_the_last_one_restores_it(monkeypatch):
+    # The BLAS thread count is one setting per process. If each caller saved and restored it, a
+    # second caller would save the first one's limit and "restore" that. Only the outermost may.
+    events = []
+
+    class FakeLimiter:
+        def restore_original_limits(self):
+            events.append("restore")
+
+    def fake_limit():
+        events.append("limit")
+        return FakeLimiter()
+
+    monkeypatch.setattr(parallel_module, "_limit_blas_to_one_thread", fake_limit)
+    with parallel_module.single_threaded_blas():  # caller 1
+        with parallel_module.single_threaded_blas():  # caller 2 starts while caller 1 runs
+            pass
+        assert events == ["limit"]  # caller 2 neither limited again nor restored
+    assert events == ["limit", "restore"]
+    with pytest.raises(RuntimeError), parallel_module.single_threaded_blas():
+        raise RuntimeError("a failing caller still restores")
+    assert events == ["limit", "restore", "limit", "restore"]
+
+
+def test_works_without_threadpoolctl(tmp_path):
+    # threadpoolctl only tunes speed: without it, import and threads still work.
+    code = (
+        "import sys; sys.modules['threadpoolctl'] = None\n"
+        "import numpy as np, attn_helpers\n"
+        "q, k, v = np.random.default_rng(0).normal(size=(3, 2, 50, 4))\n"
+        "out = attn_helpers.chunked_attention(q, k, v, chunk_size=8, workers=2)\n"
+        "ref = attn_helpers.scaled_dot_product_attention(q, k, v)[0]\n"
+        "assert np.allclose(out, ref, rtol=0, atol=1e-12)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
 
 
 def test_an_overflow_found_by_a_worker_thread_names_a_true_position():
