@@ -35,10 +35,11 @@ much as a quarter of the matrix product that made them):
    (FlashAttention does the same).
 
 Blocks of queries are independent (each has its own ``r``, ``l`` and ``acc``), so several threads
-can work on different blocks at once (``workers``): numpy's element-wise functions use one core,
-and on a machine that is otherwise idle the threads put the others to work. Right after a large
-matrix product the BLAS library's own threads keep spinning for a moment and the gain shrinks;
-``make bench`` measures both situations.
+can work on different blocks at once (``workers``). numpy's element-wise functions use one core,
+and on an otherwise idle machine the threads put the others to work: at 4096 tokens on 2 cores,
+about 1.3x faster. Right after a large matrix product, though (in a model, attention always
+follows one), the BLAS library's own threads keep spinning for a moment, our threads compete with
+them, and one worker is faster. So the default is one worker; ``make bench`` measures both.
 """
 
 from __future__ import annotations
@@ -61,10 +62,7 @@ __all__ = ["chunked_attention"]
 DEFAULT_CHUNK_SIZE = 1024
 RESCALE_THRESHOLD = 8.0  # r moves only when scores exceed it by more than this (base 2)
 LOG2_E = math.log2(math.e)
-MAX_DEFAULT_WORKERS = 8
-# With workers=None, threads are used only from this many scores on (about a millisecond of work);
-# below it, starting them costs more than they save.
-MIN_SCORES_FOR_THREADS = 2**20
+MAX_WORKERS_PER_CPU_COUNT = 8  # workers=None: one per available CPU, at most this many
 
 
 def _check_scale(scale) -> float:
@@ -181,9 +179,7 @@ def _block_worker(q_aug, k_aug_t, v_ones, mask, lead, output, chunk_size, group,
     return attend
 
 
-def chunked_attention(
-    q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scale=None, workers=None
-):
+def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scale=None, workers=1):
     """Scaled dot-product attention computed tile by tile with an online softmax.
 
     Same inputs, mask convention, broadcasting, validation and output as
@@ -211,12 +207,13 @@ def chunked_attention(
         1024-4096 tokens on the 2-core machine ``make bench`` was written on.
     scale : float, optional
         Multiplies the scores. Defaults to ``1 / sqrt(d_k)``.
-    workers : int, optional
-        Threads that share the blocks of queries. ``1``: no extra threads (the matrix products
-        still use the BLAS library's own threads). The default uses one thread per available CPU
-        (within a container's CPU quota, at most 8, and no more than there are blocks) once there
-        are at least 2**20 scores to compute, and 1 below that. While extra threads run, numpy's
-        BLAS is limited to one thread. The output does not depend on ``workers``.
+    workers : int or None, default 1
+        Threads that share the blocks of queries. ``1``: everything in the calling thread (the
+        matrix products still use the BLAS library's own threads). ``None``: one thread per
+        available CPU (within a container's CPU quota, at most 8). Never more threads than
+        blocks. While extra threads run, numpy's BLAS is limited to one thread. Threads help on
+        an otherwise idle machine and can hurt right after other matrix products (see the
+        module's notes). The output does not depend on ``workers``.
 
     Returns
     -------
@@ -272,8 +269,7 @@ def chunked_attention(
     c_q, c_k = min(chunk_size, t_q), min(chunk_size, t_k)
     group = max(1, chunk_size * chunk_size // (c_q * c_k))
     if workers is None:
-        many_scores = n_lead * t_q * t_k >= MIN_SCORES_FOR_THREADS
-        workers = min(available_cpus(), MAX_DEFAULT_WORKERS) if many_scores else 1
+        workers = min(available_cpus(), MAX_WORKERS_PER_CPU_COUNT)
     if workers > 1:
         group = min(group, -(-n_lead // workers))  # at least one group per worker
     blocks = [(h, s) for h in range(0, n_lead, group) for s in range(0, t_q, chunk_size)]

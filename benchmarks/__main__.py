@@ -6,7 +6,7 @@ Entries (keys of ``benchmarks/results.json``, each with ``goal`` and ``met``):
   into preallocated outputs), float32 and float64.
 - ``chunked``: ``chunked_attention`` against the floor and against the plain version, judged both
   after a pause before each call and back to back (the worse counts), and its peak memory at
-  seq_len 16384. Reported, not judged: ``workers=1``, the attention call right after a query
+  seq_len 16384. Reported, not judged: ``workers=None`` (threads), the attention call right after a query
   projection, many short heads.
 - ``widgets``: median update time of each explorer (``benchmarks/bench_widgets.py``).
 - ``notebooks``: wall time and peak memory of each notebook in a fresh kernel.
@@ -179,13 +179,13 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
                 if key in c:
                     rows.append((f"  {label}", versus(c[key]), "(the worse counts)", ""))
             for key, label in regimes:
-                if key in c.get("workers_1", {}):
+                if key in c.get("threads", {}):
                     rows.append(
-                        (f"  workers=1, {label}", versus(c["workers_1"][key]), "not judged", "")
+                        (f"  workers=None, {label}", versus(c["threads"][key]), "not judged", "")
                     )  # fmt: skip
             projection = extra.get(f"projection then attention {case}")
             if projection:
-                for key, label in (("chunked", "chunked"), ("chunked_workers_1", "workers=1"),
+                for key, label in (("chunked", "chunked"), ("chunked_threads", "workers=None"),
                                    ("sdpa", "sdpa")):  # fmt: skip
                     o = projection[key]
                     rows.append(
@@ -210,8 +210,8 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
             for key, label in regimes:
                 o = h[key]
                 rows.append(
-                    (f"  {label}", f"chunked {_ms(o['chunked']['seconds'])}, workers=1 "
-                     f"{_ms(o['chunked_workers_1']['seconds'])}, sdpa "
+                    (f"  {label}", f"chunked {_ms(o['chunked']['seconds'])}, workers=None "
+                     f"{_ms(o['chunked_threads']['seconds'])}, sdpa "
                      f"{_ms(o['sdpa']['seconds'])}, floor {_ms(o['sdpa']['floor_seconds'])}",
                      "not judged", "")
                 )  # fmt: skip

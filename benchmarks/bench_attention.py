@@ -8,17 +8,19 @@ square), so that no function always runs right after the same other one.
 
 After a multi-threaded product, OpenBLAS keeps its helper threads spinning (busy-waiting for more
 work) for about 0.1-0.2 s on this kind of machine; a call that starts meanwhile shares the cores
-with them. ``chunked_attention``, which runs its own threads, suffers most from it. So the chunked
-goals are judged in two regimes, and count as met only if they hold in both:
+with them; ``chunked_attention(..., workers=None)``, which runs threads of its own, suffers most
+from it. So the chunked goals are judged in two regimes, and count as met only if they hold in
+both:
 
 - *settled*: each timed call starts after a pause of ``SETTLE_SECONDS``, once the previous call's
   BLAS threads have gone to sleep (the pause applies to every function alike, the floor included);
 - *back to back*: no pause, each call starts as soon as the previous one returns, as in a model,
   where attention runs right after the matrix product that computed its queries.
 
-The judged numbers are the worse of the two. Reported beside them, not judged: ``workers=1`` (no
-extra threads of the chunked version's own; BLAS still uses every core), the attention call right
-after a query projection ``x @ w_q``, and many short heads.
+The judged numbers are the worse of the two, for the default call (``workers=1``: no threads of
+its own; BLAS still uses every core). Reported beside them, not judged: ``workers=None`` (one
+thread per CPU), the attention call right after a query projection ``x @ w_q``, and many short
+heads.
 
 Run ``python -m benchmarks.bench_attention`` for these two entries alone.
 """
@@ -178,7 +180,7 @@ def _attention_fns(q, k, v) -> dict:
     return {
         "floor": _floor(q, k, v),
         "chunked": lambda: chunked_attention(q, k, v),
-        "chunked_workers_1": lambda: chunked_attention(q, k, v, workers=1),
+        "chunked_threads": lambda: chunked_attention(q, k, v, workers=None),
         "sdpa": lambda: scaled_dot_product_attention(q, k, v),
     }
 
@@ -195,13 +197,13 @@ def _against(r: dict, name: str) -> dict:
 
 
 def _judged_case(shape, repeats: int) -> dict:
-    """Chunked (default workers) in both regimes; the top-level numbers are the worse regime's."""
+    """Chunked (default, workers=1) in both regimes; the top-level numbers are the worse regime's."""
     fns = _attention_fns(*_inputs(shape, "float32"))
-    case = {"workers_1": {}}
+    case = {"threads": {}}
     for regime, settle in REGIMES.items():
         r = compare(fns, repeats=repeats, settle=settle)
         case[regime] = _against(r, "chunked")
-        case["workers_1"][regime] = _against(r, "chunked_workers_1")
+        case["threads"][regime] = _against(r, "chunked_threads")
     ratio_regime = max(REGIMES, key=lambda g: case[g]["ratio_to_floor"])
     speedup_regime = min(REGIMES, key=lambda g: case[g]["speedup_over_sdpa"])
     return {
@@ -235,7 +237,7 @@ def _projection_then_attention(repeats: int) -> dict:
             "projection); a pause before each projection"
         ),
         "projection_seconds": r["before_seconds"],
-        **{name: _against(r, name) for name in ("chunked", "chunked_workers_1", "sdpa")},
+        **{name: _against(r, name) for name in ("chunked", "chunked_threads", "sdpa")},
     }
 
 
@@ -245,7 +247,7 @@ def _many_heads(repeats: int) -> dict:
     out = {"heads": MANY_HEADS_SHAPE[0], "seq_len": MANY_HEADS_SHAPE[1]}
     for regime, settle in REGIMES.items():
         r = compare(fns, repeats=repeats, settle=settle)
-        out[regime] = {name: _against(r, name) for name in ("chunked", "chunked_workers_1", "sdpa")}
+        out[regime] = {name: _against(r, name) for name in ("chunked", "chunked_threads", "sdpa")}
     return out
 
 
@@ -306,7 +308,7 @@ def bench_chunked(repeats: int = 7) -> dict:
             name: f"{settle:g} s pause before each timed call" for name, settle in REGIMES.items()
         },
         "settle_seconds": SETTLE_SECONDS,
-        "workers": "default (workers=None); workers=1 reported, not judged",
+        "workers": "default (workers=1); workers=None (one thread per CPU) reported, not judged",
     }
 
 

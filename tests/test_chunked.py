@@ -414,15 +414,16 @@ def test_threads_really_share_large_blocks_and_match_one_worker(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("shape", "cpus", "expected"),
+    ("shape", "workers", "cpus", "expected"),
     [
-        ((1, 512, 512), 4, 1),  # 2**18 scores: too few for threads by default
-        ((2, 1024, 1024), 4, 4),  # 2**21 scores in 2 x 4 blocks of 256: 4 threads
-        ((2, 1024, 1024), 16, 8),  # at most 8 by default
-        ((1, 512, 4096), 4, 2),  # 2**21 scores but only 2 query blocks
+        ((2, 1024, 1024), 1, 4, 1),  # the default: one worker, however large
+        ((2, 1024, 1024), None, 4, 4),  # None: one per CPU (2 x 4 blocks of 256)
+        ((2, 1024, 1024), None, 16, 8),  # at most 8
+        ((1, 512, 4096), None, 4, 2),  # but no more than there are blocks (2 query blocks)
+        ((1, 512, 4096), 5, 1, 2),  # an explicit number too
     ],
 )
-def test_default_number_of_workers(monkeypatch, shape, cpus, expected):
+def test_number_of_workers(monkeypatch, shape, workers, cpus, expected):
     calls = []
     monkeypatch.setattr(chunked_module, "available_cpus", lambda: cpus)
     monkeypatch.setattr(
@@ -431,7 +432,7 @@ def test_default_number_of_workers(monkeypatch, shape, cpus, expected):
     t_q, t_k = shape[1], shape[2]
     q = np.zeros((shape[0], t_q, 2), dtype=np.float32)
     k = np.zeros((shape[0], t_k, 2), dtype=np.float32)
-    chunked_attention(q, k, k, chunk_size=256)
+    chunked_attention(q, k, k, chunk_size=256, workers=workers)
     assert calls == [expected]
 
 
