@@ -104,14 +104,15 @@ def _mask_tile(mask, lead, heads, queries, keys) -> np.ndarray:
     return mask[(*np.unravel_index(np.asarray(heads), lead), queries, keys)]
 
 
-def _block_worker(q_aug, k_aug_t, v_ones, mask, lead, output, chunk_size, group, error_context):
+def _block_worker(*, q_aug, k_aug_t, v_ones, mask, lead, output, chunk_size, group, error_context):
     """A function that runs the online softmax for one block, with buffers allocated once.
 
     A block is ``(first flat leading index, first query)``: up to ``group`` leading indices
     (batch entries and heads) times up to ``chunk_size`` queries, against all their keys. Shapes:
     q_aug (L, T_q, d_k + 1) = [q * scale * log2(e) | -r], k_aug_t (L, d_k + 1, T_k) = [k | 1].T,
     v_ones (L, T_k, d_v + 1) = [v | 1], output (L, T_q, d_v), with L the flattened leading axes.
-    Each worker thread calls this once, so each has its own buffers.
+    ``error_context`` is ``(q.shape, k.shape, scale)`` when a score might overflow (every tile is
+    then checked), else None. Each worker thread calls this once, so each has its own buffers.
     """
     n_lead, t_q, d_k = q_aug.shape[0], q_aug.shape[1], q_aug.shape[2] - 1
     t_k, d_v, dtype = k_aug_t.shape[-1], output.shape[-1], q_aug.dtype
@@ -277,8 +278,8 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
 
     def make_worker():
         return _block_worker(
-            q_aug, k_aug.swapaxes(-1, -2), v_ones, mask, lead, output, chunk_size, group,
-            error_context,
+            q_aug=q_aug, k_aug_t=k_aug.swapaxes(-1, -2), v_ones=v_ones, mask=mask, lead=lead,
+            output=output, chunk_size=chunk_size, group=group, error_context=error_context,
         )  # fmt: skip
 
     run_in_threads(make_worker, blocks, min(workers, len(blocks)))

@@ -387,8 +387,8 @@ def test_threads_really_share_large_blocks_and_match_one_worker(monkeypatch):
     seen = []  # (thread, BLAS threads inside the worker) per block
     real = chunked_module._block_worker
 
-    def spy(*args):
-        attend = real(*args)
+    def spy(**kwargs):
+        attend = real(**kwargs)
 
         def attend_and_record(block):
             seen.append((threading.get_ident(), tuple(_blas_threads())))
