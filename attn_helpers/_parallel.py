@@ -6,9 +6,10 @@ so plain Python threads can keep several cores busy. Three details make that saf
 - numpy's BLAS (OpenBLAS, usually) starts threads of its own for every product. With our threads
   *and* its threads, the cores are oversubscribed; so while our threads run, BLAS is limited to
   one thread (with ``threadpoolctl``, when it is installed and can see the BLAS library).
-- numpy's floating-point error settings (``np.errstate``) belong to the thread that set them; a
-  new thread starts with the defaults. Each worker re-enters the caller's settings, so the result,
-  warnings and errors do not depend on the number of threads.
+- numpy's floating-point error settings (``np.errstate``, and the function ``call`` mode calls)
+  belong to the thread that set them; a new thread starts with the defaults. Each worker
+  re-enters the caller's settings, so the result, warnings and errors do not depend on the number
+  of threads.
 - The first error stops the other workers after the item they are on, and reaches the caller.
 """
 
@@ -114,6 +115,9 @@ def run_in_threads(make_worker: Callable, items: Sequence, workers: int) -> None
     items). Thread ``w`` takes items ``w, w + workers, w + 2 * workers, ...``. With
     ``workers == 1`` everything runs in the calling thread, BLAS untouched. The items must be
     independent: no two may write the same memory.
+
+    Two callers at once with ``workers > 1`` work, but OpenBLAS itself can, rarely (about once in
+    a few hundred overlaps, in our tests), keep the one-thread limit after both have restored it.
     """
     if workers == 1:
         work = make_worker()
@@ -121,10 +125,15 @@ def run_in_threads(make_worker: Callable, items: Sequence, workers: int) -> None
             work(item)
         return
     errstate = np.geterr()  # the caller's settings: a new thread would start from the defaults
+    errcall = np.geterrcall()
     stop = threading.Event()
+    # A thread pool hands a job to an idle thread if it has one, so without this the second job
+    # could run on the first job's thread, after it: every job waits until all have a thread.
+    together = threading.Barrier(workers)
 
     def run(share):
-        with np.errstate(**errstate):
+        together.wait()
+        with np.errstate(call=errcall, **errstate):
             work = make_worker()
             for item in share:
                 if stop.is_set():  # another worker failed: its error is what the caller sees
@@ -142,3 +151,4 @@ def run_in_threads(make_worker: Callable, items: Sequence, workers: int) -> None
                 job.result()  # re-raises a worker's error here, in the caller's thread
         finally:
             stop.set()  # on an error or Ctrl-C, the others stop after their current item
+            together.abort()  # and none waits for a job that never started

@@ -8,31 +8,39 @@ scores at a time. It is the idea behind FlashAttention, in numpy.
 The trick is the *online softmax*. For one query, visit the keys block by block and keep three
 running quantities:
 
-- ``r``: a reference score (the running max, for a stable ``exp``; see "lazy" below);
+- ``r``: a reference score, close to the largest score seen so far (for a stable ``exp``);
 - ``l``: the sum of ``exp(score - r)`` over the keys seen so far (the running sum);
 - ``acc``: the sum of ``exp(score - r) * value`` over the keys seen so far.
 
-When a new block's scores rise above ``r``, everything accumulated so far was computed relative to
-the old ``r``; moving ``r`` up by ``shift`` and multiplying ``l`` and ``acc`` by ``exp(-shift)``
-rescales it, so nothing has to be recomputed. After the last block, ``output = acc / l``: exactly
-``softmax(scores) @ v``, whatever ``r`` ended up being, because the factor ``exp(-r)`` cancels.
+When a new block's scores rise well above ``r``, move ``r`` up by ``shift``: everything
+accumulated so far was computed relative to the old ``r``, and multiplying ``l`` and ``acc`` by
+``exp(-shift)`` rescales it, so nothing has to be recomputed. After the last block,
+``output = acc / l``: exactly ``softmax(scores) @ v``, because the common factor ``exp(-r)``
+cancels. (Exactly in exact arithmetic; in floating point ``r`` must stay close enough to the
+scores that the exponentials neither overflow nor underflow, which is what the rules below keep.)
 
-Four tricks save whole passes over every tile (each pass over a million scores costs about as
-much as a quarter of the matrix product that made them):
+Each pass over a tile of a million scores costs about a quarter of the matrix product that made
+it, so the code avoids passes:
 
 1. ``l`` rides along as an extra column of ones appended to ``v``, since
-   ``exp(s) @ [v | 1] = [exp(s) @ v | sum of exp(s)]``: one matrix product updates ``acc`` and ``l``.
-2. ``r`` rides along as an extra column of ``-r`` appended to ``q``, with a column of ones
-   appended to ``k``: ``[q | -r] @ [k | 1].T = q @ k.T - r``, so the scores arrive already shifted.
-3. ``r`` is updated *lazily* (the rescaling rule of FlashAttention-4): only when a tile's scores
-   rise more than ``RESCALE_THRESHOLD`` (8) above it. The exponentials then stay below ``2**8``,
-   far from overflowing, and for ordinary inputs ``r`` stays put, so no tile needs rescaling and
-   one number per tile (its largest score) is enough to check that. ``r`` starts at 0; a query
-   whose first visible scores are all far below it is rebased to them, so that they do not
-   underflow to 0.
-4. Scores are kept in base 2 and raised with ``np.exp2``, which is faster than ``np.exp``:
-   ``exp(x) = 2**(x * log2(e))``, and ``log2(e)`` is folded into ``q`` with the scale, once
-   (FlashAttention does the same).
+   ``exp(s) @ [v | 1] = [exp(s) @ v | sum of exp(s)]``: one matrix product updates ``acc`` and
+   ``l``, with no separate pass to sum.
+2. ``r`` is updated *lazily* (the rescaling rule of FlashAttention-4): only where a tile's scores
+   rise more than ``RESCALE_THRESHOLD`` (``log(256)``, about 5.5) above it. The exponentials then
+   stay at most 256, far from overflowing, and for ordinary inputs ``r`` never moves after a
+   query's first tile. Checking that takes one cheap pass for the largest score of the whole tile,
+   instead of one per row. ``r`` starts at 0; a query whose first visible scores are all far below
+   0 is moved down to them, so that they do not underflow to 0.
+3. Because ``r`` is known before a tile is computed (a consequence of 2), it rides along too: an
+   extra column ``-r`` appended to ``q``, against a column of ones appended to ``k``, gives
+   ``[q | -r] @ [k | 1].T = q @ k.T - r``. The scores arrive already shifted: no pass to subtract.
+
+One more choice makes the remaining pass cheaper on some processors: where numpy's ``exp2`` is
+as vectorised as its ``exp`` (x86 with AVX-512), it is faster, so the scores are kept in base 2
+(``exp(x) = 2**(x * log2(e))``, with ``log2(e)`` folded into ``q`` with the scale, as FlashAttention
+does) and the threshold becomes 8 (``2**8 = 256``). Elsewhere (AVX2-only x86, for one, where
+``exp2`` is three times slower than ``exp``) it stays ``exp``. numpy says which kernels it runs
+(``numpy.lib.introspect.opt_func_info``), so the choice is the same on every run of a machine.
 
 Blocks of queries are independent (each has its own ``r``, ``l`` and ``acc``), so several threads
 can work on different blocks at once (``workers``). numpy's element-wise functions use one core,
@@ -40,6 +48,9 @@ and on an otherwise idle machine the threads put the others to work: at 4096 tok
 about 1.3x faster. Right after a large matrix product, though (in a model, attention always
 follows one), the BLAS library's own threads keep spinning for a moment, our threads compete with
 them, and one worker is faster. So the default is one worker; ``make bench`` measures both.
+
+For short sequences the plain version is faster: there is no big matrix to avoid, and the
+bookkeeping costs more than it saves.
 """
 
 from __future__ import annotations
@@ -60,7 +71,7 @@ from ._validation import (
 __all__ = ["chunked_attention"]
 
 DEFAULT_CHUNK_SIZE = 1024
-RESCALE_THRESHOLD = 8.0  # r moves only when scores exceed it by more than this (base 2)
+RESCALE_THRESHOLD = math.log(256.0)  # r moves where scores exceed it by more: exp() <= 256
 LOG2_E = math.log2(math.e)
 MAX_WORKERS_PER_CPU_COUNT = 8  # workers=None: one per available CPU, at most this many
 
@@ -83,7 +94,8 @@ def _overflow_error(tile, first, lead, q_shape, k_shape, scale) -> ValueError:
 
     ``first`` is the tile's first (flat leading index, query, key); ``lead`` the leading shape.
     """
-    g, i, j = (int(n) for n in np.argwhere(~np.isfinite(tile))[0])  # position in the tile
+    first_bad = int(np.argmax(~np.isfinite(tile)))  # the first inf or NaN, in C order
+    g, i, j = (int(n) for n in np.unravel_index(first_bad, tile.shape))  # position in the tile
     where = (*np.unravel_index(first[0] + g, lead), first[1] + i, first[2] + j)
     return ValueError(
         f"the attention scores q @ k.T * scale overflowed the {tile.dtype} range (inf or NaN at "
@@ -93,29 +105,54 @@ def _overflow_error(tile, first, lead, q_shape, k_shape, scale) -> ValueError:
     )
 
 
-def _mask_tile(mask, lead, heads, queries, keys) -> np.ndarray:
-    """``mask`` for flat leading indices ``heads`` (a range), as an (n_heads, n_q, n_k) array.
+def _heads(a, lead, heads, *rest) -> np.ndarray:
+    """``a[heads, *rest]`` for flat leading indices ``heads`` (a range): shape (n_heads, ...).
 
-    ``mask`` keeps its broadcast leading axes (a view, no memory); one leading index gives a view,
-    several give a copy of just this tile.
+    ``a`` keeps its leading axes broadcast to ``lead`` (a view, no memory: a key matrix shared by
+    all heads is never copied per head). One leading index gives a view; several give a copy of
+    just the selected part.
     """
     if len(heads) == 1:
-        return mask[np.unravel_index(heads.start, lead)][queries, keys][np.newaxis]
-    return mask[(*np.unravel_index(np.asarray(heads), lead), queries, keys)]
+        return a[np.unravel_index(heads.start, lead)][rest][np.newaxis]
+    return a[(*np.unravel_index(np.asarray(heads), lead), *rest)]
 
 
-def _block_worker(*, q_aug, k_aug_t, v_ones, mask, lead, output, chunk_size, group, error_context):
+def _use_exp2(dtype) -> bool:
+    """Whether numpy's ``exp2`` kernel for ``dtype`` is as vectorised as its ``exp`` kernel.
+
+    True on x86 with AVX-512 (both run the X86_V4 kernels), False on AVX2-only x86 (``exp2`` has
+    only the baseline kernel there), on numpy without ``opt_func_info`` (before 2.0), and wherever
+    numpy does not say.
+    """
+    code = {np.dtype(np.float32): "ff", np.dtype(np.float64): "dd"}.get(np.dtype(dtype))
+    try:
+        from numpy.lib.introspect import opt_func_info
+
+        info = opt_func_info(func_name="^exp2?$", signature=f"^{np.dtype(dtype).name}$")
+        target_exp, target_exp2 = (info[name][code]["current"] for name in ("exp", "exp2"))
+    except Exception:  # noqa: BLE001 - no information: the safe choice
+        return False
+    return target_exp2 == target_exp and not target_exp2.startswith("baseline")
+
+
+def _block_worker(
+    *, q_aug, k_aug, v_ones, mask, lead, output, chunk_size, group, base2, error_context
+):
     """A function that runs the online softmax for one block, with buffers allocated once.
 
     A block is ``(first flat leading index, first query)``: up to ``group`` leading indices
     (batch entries and heads) times up to ``chunk_size`` queries, against all their keys. Shapes:
-    q_aug (L, T_q, d_k + 1) = [q * scale * log2(e) | -r], k_aug_t (L, d_k + 1, T_k) = [k | 1].T,
-    v_ones (L, T_k, d_v + 1) = [v | 1], output (L, T_q, d_v), with L the flattened leading axes.
+    q_aug (L, T_q, d_k + 1) = [q * scale | -r] and output (L, T_q, d_v), with L the flattened
+    leading axes; k_aug (..., T_k, d_k + 1) = [k | 1], v_ones (..., T_k, d_v + 1) = [v | 1]
+    and mask (..., T_q, T_k), each broadcast to the leading shape ``lead``. With ``base2``, the
+    scores in q_aug are in base 2 (scaled by log2(e)) and raised with ``np.exp2``.
     ``error_context`` is ``(q.shape, k.shape, scale)`` when a score might overflow (every tile is
     then checked), else None. Each worker thread calls this once, so each has its own buffers.
     """
     n_lead, t_q, d_k = q_aug.shape[0], q_aug.shape[1], q_aug.shape[2] - 1
-    t_k, d_v, dtype = k_aug_t.shape[-1], output.shape[-1], q_aug.dtype
+    t_k, d_v, dtype = k_aug.shape[-2], output.shape[-1], q_aug.dtype
+    exp = np.exp2 if base2 else np.exp
+    threshold = 8.0 if base2 else RESCALE_THRESHOLD  # 2**8 = exp(log(256)) = 256
     may_overflow = error_context is not None
     g, c_q, c_k = min(group, n_lead), min(chunk_size, t_q), min(chunk_size, t_k)
     scores_buf = np.empty((g, c_q, c_k), dtype=dtype)  # (G, C, C): one tile of scores
@@ -141,37 +178,39 @@ def _block_worker(*, q_aug, k_aug_t, v_ones, mask, lead, output, chunk_size, gro
         for k0 in range(0, t_k, chunk_size):
             keys = slice(k0, min(k0 + chunk_size, t_k))
             s = scores_buf[:n_h, :n_q, : keys.stop - k0]  # (n_h, n_q, n_k)
-            # (n_h, n_q, d_k + 1) @ (n_h, d_k + 1, n_k): q @ k.T * scale * log2(e) - r
+            k_t_tile = _heads(k_aug, lead, heads, keys).swapaxes(-1, -2)  # (n_h, d_k + 1, n_k)
+            # (n_h, n_q, d_k + 1) @ (n_h, d_k + 1, n_k): q @ k.T * scale - r
             if may_overflow:
                 with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                    np.matmul(q_blk, k_aug_t[h0 : heads.stop, :, keys], out=s)
+                    np.matmul(q_blk, k_t_tile, out=s)
                 if not np.isfinite(s).all():
                     raise _overflow_error(s, (h0, q0, k0), lead, *error_context)
             else:
-                np.matmul(q_blk, k_aug_t[h0 : heads.stop, :, keys], out=s)
+                np.matmul(q_blk, k_t_tile, out=s)
             if mask is not None:
                 blocked = blocked_buf[:n_h, :n_q, : keys.stop - k0]
-                np.logical_not(_mask_tile(mask, lead, heads, queries, keys), out=blocked)
+                np.logical_not(_heads(mask, lead, heads, queries, keys), out=blocked)
                 np.copyto(s, -np.inf, where=blocked)  # exp(-inf) = 0: no weight
             # Move r where the scores rose more than the threshold above it, and where a query's
             # first visible scores lie far below it (nothing summed yet: l = 0). The largest
             # score of the whole tile (one number, a cheap pass) usually shows that no query
             # needs it; only then is the max of every row computed.
             run_sum = acc[..., d_v:]  # l, (n_h, n_q, 1)
-            if s.max() > RESCALE_THRESHOLD or (run_sum == 0).any():
+            if s.max() > threshold or (run_sum == 0).any():
                 np.max(s, axis=-1, keepdims=True, out=tile_max)  # -inf where all are masked
-                np.greater(tile_max, RESCALE_THRESHOLD, out=rebase)
-                rebase |= (run_sum == 0) & (tile_max < -RESCALE_THRESHOLD) & np.isfinite(tile_max)
+                np.greater(tile_max, threshold, out=rebase)
+                rebase |= (run_sum == 0) & (tile_max < -threshold) & np.isfinite(tile_max)
                 if rebase.any():  # rare: large scores, or the first tile of such a query
                     shift.fill(0.0)
                     np.copyto(shift, tile_max, where=rebase)
                     s -= shift  # this tile, relative to the new r
                     # [acc | l] so far, relative to the new r. (r moves down only where l = 0:
-                    # there is nothing to rescale, and exp2(-shift) could overflow.)
-                    acc *= np.exp2(-np.maximum(shift, 0.0))
+                    # there is nothing to rescale, and exp(-shift) could overflow.)
+                    acc *= exp(-np.maximum(shift, 0.0))
                     q_blk[..., d_k:] -= shift  # r += shift (the last column of q_aug holds -r)
-            np.exp2(s, out=s)  # 2**(score - r) <= 2**8; exactly 0 where masked
-            np.matmul(s, v_ones[h0 : heads.stop, keys], out=pv)  # [exp(s) @ v | sum of exp(s)]
+            exp(s, out=s)  # exp(score - r) <= 256; exactly 0 where masked
+            # (n_h, n_q, n_k) @ (n_h, n_k, d_v + 1): [exp(s) @ v | sum of exp(s)]
+            np.matmul(s, _heads(v_ones, lead, heads, keys), out=pv)
             acc += pv
         # output = acc / l; fully masked queries (l = 0) keep the zeros output started with.
         run_sum = acc[..., d_v:]  # l
@@ -189,7 +228,8 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     keys are cut into chunks of ``chunk_size``; each worker thread holds one
     ``(chunk_size, chunk_size)`` tile of scores at a time, in a buffer allocated once and reused.
     (Many short sequences share one tile of about ``chunk_size**2`` scores.) float16 inputs are
-    summed in float32, as FlashAttention does, and the output is float16.
+    summed in float32, as FlashAttention does, and the output is float16. Overflow is checked on
+    the scaled scores ``q @ k.T * scale``, as the plain version checks them, but shifted by ``r``.
 
     Parameters
     ----------
@@ -246,24 +286,33 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     out_dtype = np.result_type(q, k, v)
     dtype = np.promote_types(out_dtype, np.float32)  # sums of exp() overflow float16
 
-    # [q * scale * log2(e) | -r], [k | 1] and [v | 1], with the leading axes (batch, heads)
-    # broadcast against each other, then flattened into one axis of length n_lead. r starts at 0.
-    # The scale is folded into q once (seq_len_q * d_k multiplications instead of one per score),
-    # and so is log2(e): scores in base 2, for exp2 (exp(x) = 2**(x * log2(e))).
+    # [q * scale | -r]: the scale folded into q once (seq_len_q * d_k multiplications instead of
+    # one per score), r starting at 0. Broadcast against k's and v's leading axes (batch, heads),
+    # then flattened into one axis of length n_lead: each query block writes its own -r here.
+    n_lead = math.prod(lead)
     q_aug = np.zeros((*lead, t_q, d_k + 1), dtype=dtype)
     with np.errstate(over="ignore"):  # an overflow here is caught by the score check
-        np.multiply(q, dtype.type(scale * LOG2_E), out=q_aug[..., :d_k])
-    k_aug = np.ones((*lead, t_k, d_k + 1), dtype=dtype)
+        base2 = _use_exp2(dtype)
+        np.multiply(q, dtype.type(scale * (LOG2_E if base2 else 1.0)), out=q_aug[..., :d_k])
+    q_aug = q_aug.reshape(n_lead, t_q, d_k + 1)
+    # [k | 1] and [v | 1] keep their own leading axes: keys shared by all heads stay one copy.
+    k_aug = np.ones((*k.shape[:-1], d_k + 1), dtype=dtype)
     k_aug[..., :d_k] = k
+    v_ones = np.ones((*v.shape[:-1], d_v + 1), dtype=dtype)
+    v_ones[..., :d_v] = v
+    # The running sums reach up to 256 * seq_len_k * max|v| before the final division. For values
+    # near the top of the float range, divide v by a power of two (exact) and multiply it back.
+    v_max = float(np.abs(v_ones[..., :d_v]).max())
+    v_exponent = 0
+    if v_max * 256.0 * t_k > float(np.finfo(dtype).max) / 4:
+        v_exponent = math.frexp(v_max)[1]  # v_max = m * 2**v_exponent with 0.5 <= m < 1
+        v_ones[..., :d_v] *= dtype.type(2.0**-v_exponent)
     with np.errstate(over="ignore"):
-        # |q_i . k_j| <= |q_i| |k_j| (Cauchy-Schwarz): when that bound is finite, no score can
-        # overflow, and the per-tile check for inf and NaN is skipped.
+        # |q_i . k_j| <= |q_i| |k_j| (Cauchy-Schwarz): when that bound is below half the float
+        # range, no score, nor any score minus an r (itself a score), can overflow, and the
+        # per-tile check for inf and NaN is skipped.
         bound = _max_row_norm(q_aug[..., :d_k]) * _max_row_norm(k_aug[..., :d_k])
     may_overflow = not bound < np.finfo(dtype).max / 2
-    n_lead = math.prod(lead)
-    v_ones = np.ones((*lead, t_k, d_v + 1), dtype=dtype)
-    v_ones[..., :d_v] = v
-    q_aug, k_aug, v_ones = (a.reshape(n_lead, *a.shape[-2:]) for a in (q_aug, k_aug, v_ones))
     output = np.zeros((n_lead, t_q, d_v), dtype=out_dtype)
 
     # Short sequences share a tile: up to chunk_size**2 scores of several leading indices at once.
@@ -276,11 +325,16 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     blocks = [(h, s) for h in range(0, n_lead, group) for s in range(0, t_q, chunk_size)]
     error_context = (q.shape, k.shape, scale) if may_overflow else None
 
+    k_aug = np.broadcast_to(k_aug, (*lead, t_k, d_k + 1))  # views
+    v_ones = np.broadcast_to(v_ones, (*lead, t_k, d_v + 1))
+
     def make_worker():
         return _block_worker(
-            q_aug=q_aug, k_aug_t=k_aug.swapaxes(-1, -2), v_ones=v_ones, mask=mask, lead=lead,
-            output=output, chunk_size=chunk_size, group=group, error_context=error_context,
+            q_aug=q_aug, k_aug=k_aug, v_ones=v_ones, mask=mask, lead=lead, output=output,
+            chunk_size=chunk_size, group=group, base2=base2, error_context=error_context,
         )  # fmt: skip
 
     run_in_threads(make_worker, blocks, min(workers, len(blocks)))
+    if v_exponent:
+        output *= out_dtype.type(2.0**v_exponent)  # undo the scaling of v
     return output.reshape(*lead, t_q, d_v)

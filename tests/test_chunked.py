@@ -59,9 +59,10 @@ def test_hand_computed_example_one_key_per_chunk():
     np.testing.assert_allclose(output, [[3.0, 2.0]], rtol=0, atol=1e-15)
 
 
-def test_hand_computed_example_where_a_later_tile_raises_the_max():
-    # Key 0 scores 0, key 1 scores log 3: the running max goes 0 -> log 3, so the first tile's
-    # sum must be rescaled by exp(0 - log 3) = 1/3. weights [0.25, 0.75].
+def test_hand_computed_example_where_a_later_tile_scores_higher():
+    # Key 0 scores 0, key 1 scores log 3: weights [0.25, 0.75]. The reference r stays at 0 (log 3
+    # is below the rescaling threshold of log 256): the later tile simply adds exp(log 3) = 3.
+    # The tests below move r.
     q = readonly([[1.0, 0.0]])
     k = readonly([[0.0, 1.0], [1.0, 0.0]])
     v = readonly([[4.0, 0.0], [0.0, 8.0]])
@@ -135,7 +136,7 @@ def test_float32_stays_float32_and_mixed_dtypes_promote():
 
 
 def test_large_scores_do_not_overflow(no_warnings):
-    # Scores of +-900 would overflow a naive exp; the running max keeps every exp <= 1.
+    # Scores of +-900 would overflow a naive exp; moving r keeps every exp <= 256.
     q = readonly([[30.0, 0.0], [-30.0, 0.0]])
     k = readonly([[30.0, 0.0], [29.0, 0.0], [0.0, 1.0]])
     v = readonly([[1.0], [2.0], [3.0]])
@@ -144,14 +145,16 @@ def test_large_scores_do_not_overflow(no_warnings):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_later_tile_raising_the_scores_far_above_r_rebases_it(dtype, no_warnings):
-    # Keys 0-7 score about 0 and keep r = 0; key 9 scores 60, far above the threshold of 8:
-    # without moving r, exp(60) would dominate everything in float32 precision or overflow later.
+@pytest.mark.parametrize("later", [20.0, 100.0])
+def test_a_later_tile_raising_the_scores_far_above_r_rebases_it(dtype, later, no_warnings):
+    # Keys 0-7 score about 0 and keep r = 0; key 9 scores 20 or 100, far above the threshold:
+    # without moving r, exp(100) would overflow float32 (and exp(20) would break the promised
+    # bound of 256, checked below).
     rng = np.random.default_rng(8)
     q = np.zeros((3, 4))
     q[:, 0] = 1.0
     k = rng.normal(scale=0.1, size=(10, 4))
-    k[9, 0] = 60.0
+    k[9, 0] = later
     v = rng.normal(size=(10, 2))
     q, k, v = (a.astype(dtype) for a in (q, k, v))
     actual = chunked_attention(q, k, v, scale=1.0, chunk_size=4)
@@ -196,6 +199,103 @@ def test_many_short_heads_share_tiles_and_give_the_plain_result(no_warnings):
     for workers in (1, 3):
         actual = chunked_attention(q, k, v, mask=mask, chunk_size=8, workers=workers)
         np.testing.assert_allclose(actual, plain_output(q, k, v, mask=mask), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("base2", [False, True])
+def test_exponentials_stay_at_most_256_whatever_the_scores(monkeypatch, base2):
+    # The module's promise: r follows the scores closely enough that no exponential exceeds 256,
+    # with exp or with exp2. (A changed threshold, or r never moving up, must fail here.)
+    largest = []
+
+    def spying(real):
+        def spy(x, *args, **kwargs):
+            result = real(x, *args, **kwargs)
+            largest.append(float(np.max(result)) if np.size(result) else 0.0)
+            return result
+
+        return spy
+
+    monkeypatch.setattr(chunked_module, "_use_exp2", lambda dtype: base2)
+    monkeypatch.setattr(np, "exp", spying(np.exp))
+    monkeypatch.setattr(np, "exp2", spying(np.exp2))
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(scale=4.0, size=(3, 2, 40, 8))  # scores up to about +-100
+    actual = chunked_attention(q, k, v, chunk_size=8)
+    monkeypatch.undo()
+    assert largest
+    assert max(largest) <= 256.0 * (1 + 1e-12)
+    np.testing.assert_allclose(actual, plain_output(q, k, v), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_and_exp2_give_the_same_result(monkeypatch, dtype):
+    rng = np.random.default_rng(14)
+    q, k, v = rng.normal(scale=3.0, size=(3, 2, 50, 8)).astype(dtype)
+    mask = rng.random((2, 50, 50)) > 0.3
+    results = []
+    for base2 in (False, True):
+        monkeypatch.setattr(chunked_module, "_use_exp2", lambda dtype, base2=base2: base2)
+        results.append(chunked_attention(q, k, v, mask=mask, chunk_size=16))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(results[1], results[0], rtol=tol, atol=tol)
+
+
+def test_exp2_is_used_only_where_numpy_vectorises_it_like_exp(monkeypatch):
+    import numpy.lib.introspect as introspect
+
+    def fake(exp, exp2):
+        return lambda **kwargs: {"exp": {"ff": {"current": exp}}, "exp2": {"ff": {"current": exp2}}}
+
+    for exp, exp2, expected in [
+        ("X86_V4", "X86_V4", True),  # AVX-512: both vectorised
+        ("X86_V3", "baseline(X86_V2)", False),  # AVX2 only: exp2 has no fast kernel
+        ("baseline(X86_V2)", "baseline(X86_V2)", False),
+    ]:
+        monkeypatch.setattr(introspect, "opt_func_info", fake(exp, exp2))
+        assert chunked_module._use_exp2(np.float32) is expected
+    monkeypatch.setattr(introspect, "opt_func_info", lambda **kwargs: {})  # numpy says nothing
+    assert chunked_module._use_exp2(np.float32) is False
+
+
+def test_a_query_with_sums_is_never_moved_down():
+    # Tile 1 scores 0 (r = 0, l = 1), tile 2 scores -20: that query's r must stay at 0, or the
+    # sums already made would be measured against the wrong reference. Answer: about v[0].
+    q = readonly([[1.0, 0.0]])
+    k = readonly([[0.0, 0.0], [-20.0, 0.0]])
+    v = readonly([[1.0], [5.0]])
+    actual = chunked_attention(q, k, v, scale=1.0, chunk_size=1)
+    np.testing.assert_allclose(actual, plain_output(q, k, v, scale=1.0), rtol=1e-12, atol=0)
+
+
+def test_values_near_the_float_range_do_not_overflow_the_running_sums(no_warnings):
+    # The running sums hold up to 256 * seq_len_k * max|v| before the division; plain attention
+    # normalises first. v is scaled by a power of two (exactly) when that could overflow.
+    q = np.zeros((1, 2), np.float32)
+    q[0, 0] = 1.0
+    k = np.zeros((4, 2), np.float32)
+    k[:, 0] = 5.0  # below the threshold: r stays 0, the exponentials are about 148
+    v = np.full((4, 1), 1e36, np.float32)
+    v[0] = -2e36
+    actual = chunked_attention(q, k, v, scale=1.0)
+    np.testing.assert_allclose(actual, plain_output(q, k, v, scale=1.0), rtol=1e-5)
+    assert np.isfinite(actual).all()
+
+
+def test_keys_and_values_shared_by_all_heads_are_not_copied_per_head():
+    # q (32, 1024, 16) against k and v (1, 1024, 16): [k | 1] and [v | 1] stay one copy.
+    rng = np.random.default_rng(13)
+    q = rng.normal(size=(32, 1024, 16))
+    k, v = rng.normal(size=(2, 1, 1024, 16))
+    peak = _peak_bytes(lambda: chunked_attention(q, k, v, chunk_size=1024))
+    heads, t, d = q.shape
+    budget = (
+        heads * t * (d + 1) * 8  # [q * scale | -r]
+        + heads * t * d * 8  # the output
+        + t * t * 8  # one tile of scores
+        + 2 * t * (d + 1) * 8 * 3  # [k | 1], [v | 1], [acc | l], [pv], small buffers
+    )
+    per_head_copies = 2 * heads * t * (d + 1) * 8
+    assert peak < budget + per_head_copies / 4, f"{peak / 2**20:.1f} MiB vs {budget / 2**20:.1f}"
 
 
 def test_inputs_are_never_modified():
@@ -570,6 +670,32 @@ def test_an_overflow_found_by_a_worker_thread_names_a_true_position():
     head, query, key = (int(i) for i in position.split(","))
     assert (head, query) == (3, 6)
     assert 0 <= key < 9
+
+
+def test_the_first_error_stops_the_other_workers(monkeypatch):
+    # Head 0 overflows in its first block; the other worker stops after the block it is on
+    # instead of finishing its 19. (40 blocks of 1024 x 1024 scores, several milliseconds each:
+    # longer than Python's 5 ms thread switch, so the first error is seen early.)
+    done = []
+    real = chunked_module._block_worker
+
+    def spy(**kwargs):
+        attend = real(**kwargs)
+
+        def attend_and_count(block):
+            attend(block)
+            done.append(block)
+
+        return attend_and_count
+
+    monkeypatch.setattr(chunked_module, "_block_worker", spy)
+    rng = np.random.default_rng(5)
+    q, k, v = rng.normal(size=(3, 40, 1024, 8))
+    q[0] = 1e200
+    k[0] = 1e200
+    with pytest.raises(ValueError, match="overflowed"):
+        chunked_attention(q, k, v, chunk_size=1024, workers=2)
+    assert len(done) < 10, f"{len(done)} blocks done after the first error"
 
 
 # --------------------------------------------------------------------------- errors
