@@ -45,7 +45,7 @@ does) and the threshold becomes 8 (``2**8 = 256``). Elsewhere (AVX2-only x86, fo
 Blocks of queries are independent (each has its own ``r``, ``l`` and ``acc``), so several threads
 can work on different blocks at once (``workers``). numpy's element-wise functions use one core,
 and on an otherwise idle machine the threads put the others to work: at 4096 tokens on 2 cores,
-about 1.3x faster. Right after a large matrix product, though (in a model, attention always
+1.15-1.35x faster. Right after a large matrix product, though (in a model, attention always
 follows one), the BLAS library's own threads keep spinning for a moment, our threads compete with
 them, and one worker is faster. So the default is one worker; ``make bench`` measures both.
 
