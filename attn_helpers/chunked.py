@@ -196,7 +196,7 @@ def _block_worker(
             # score of the whole tile (one number, a cheap pass) usually shows that no query
             # needs it; only then is the max of every row computed.
             run_sum = acc[..., d_v:]  # l, (n_h, n_q, 1)
-            if s.max() > threshold or (run_sum == 0).any():
+            if (run_sum == 0).any() or s.max() > threshold:  # the cheap test first
                 np.max(s, axis=-1, keepdims=True, out=tile_max)  # -inf where all are masked
                 np.greater(tile_max, threshold, out=rebase)
                 rebase |= (run_sum == 0) & (tile_max < -threshold) & np.isfinite(tile_max)
