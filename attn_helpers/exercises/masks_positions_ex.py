@@ -3,7 +3,7 @@
 Each exercise is data (reference solution, cases, known mistakes with diagnoses, hints); each
 ``check_...`` function takes the learner's function itself::
 
-    check_split_heads(my_split_heads)
+    check_causal_mask(my_causal_mask)
 
 The references are written the way the notebooks teach them (plain numpy, shapes in comments), so
 ``solution(name)`` shows a readable worked answer.

@@ -9,25 +9,12 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..core import scaled_dot_product_attention, sinusoidal_positions
+from ..toy import TROPHY_SENTENCE
 from ._base import Explorer
 
 __all__ = ["ORDERS", "make_position_explorer", "reorder", "reordering_changes"]
 
-TOKENS = (
-    "The",
-    "trophy",
-    "didn't",
-    "fit",
-    "in",
-    "the",
-    "suitcase",
-    "because",
-    "it",
-    "was",
-    "too",
-    "big",
-    ".",
-)
+TOKENS = tuple(TROPHY_SENTENCE.replace(".", " .").split())  # ("The", "trophy", ..., "big", ".")
 ORDERS = ("original", "swap 'trophy' and 'suitcase'", "reversed", "shuffled")
 BAR_COLOR = "#21918c"  # viridis(0.5)
 HIGHLIGHT_COLOR = "#440154"  # viridis(0.0)
