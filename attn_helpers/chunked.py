@@ -71,6 +71,8 @@ from ._validation import (
 __all__ = ["chunked_attention"]
 
 DEFAULT_CHUNK_SIZE = 1024
+CAUSAL_CHUNK_SIZE = 512  # computes (1 + 512 / T) / 2 of the tiles: 56 % at T = 4096 (1024: 63 %)
+MIN_CAUSAL_TILE = 128  # diagonal tiles are cut in four down to this size
 RESCALE_THRESHOLD = math.log(256.0)  # r moves where scores exceed it by more: exp() <= 256
 LOG2_E = math.log2(math.e)
 MAX_WORKERS_PER_CPU_COUNT = 8  # workers=None: one per available CPU, at most this many
@@ -135,9 +137,35 @@ def _use_exp2(dtype) -> bool:
     return target_exp2 == target_exp and not target_exp2.startswith("baseline")
 
 
+def _visible_keys(q0, q1, k0, k1, window):
+    """How much of the causal tile (queries q0..q1-1, keys k0..k1-1) may be attended to.
+
+    Query i sees key j iff ``0 <= i - j`` (and ``i - j < window`` when ``window`` is not None).
+    Returns ``"none"`` (the tile is skipped: no score is computed), ``"all"`` (no mask pass) or
+    ``"some"`` (a tile on the diagonal or on the window's edge: masked element by element).
+    """
+    far = window if window is not None else math.inf
+    nearest, farthest = q0 - (k1 - 1), (q1 - 1) - k0  # the smallest and largest i - j in the tile
+    if farthest < 0 or nearest >= far:
+        return "none"
+    if nearest >= 0 and farthest < far:
+        return "all"
+    return "some"
+
+
+def _causal_blocked(q0, n_q, k0, n_k, window) -> np.ndarray:
+    """(n_q, n_k) bool, True where query q0 + a may NOT attend key k0 + b (see _visible_keys)."""
+    offset = (q0 + np.arange(n_q))[:, np.newaxis] - (k0 + np.arange(n_k))  # i - j, (n_q, n_k)
+    blocked = offset < 0
+    if window is not None:
+        blocked |= offset >= window
+    return blocked
+
+
 def _block_worker(
-    *, q_aug, k_aug, v_ones, mask, lead, output, chunk_size, group, base2, error_context
-):
+    *, q_aug, k_aug, v_ones, mask, lead, output, chunk_size, group, base2, error_context,
+    causal=False, window=None,
+):  # fmt: skip
     """A function that runs the online softmax for one block, with buffers allocated once.
 
     A block is ``(first flat leading index, first query)``: up to ``group`` leading indices
@@ -156,47 +184,64 @@ def _block_worker(
     may_overflow = error_context is not None
     g, c_q, c_k = min(group, n_lead), min(chunk_size, t_q), min(chunk_size, t_k)
     scores_buf = np.empty((g, c_q, c_k), dtype=dtype)  # (G, C, C): one tile of scores
-    blocked_buf = np.empty((g, c_q, c_k), dtype=bool) if mask is not None else None
+    blocked_buf = np.empty((g, c_q, c_k), dtype=bool) if mask is not None or causal else None
+    # The causal pattern of a tile depends only on where it sits relative to the diagonal (and its
+    # size): with aligned chunks every diagonal tile is the same triangle, computed once.
+    patterns = {}
     acc_buf = np.empty((g, c_q, d_v + 1), dtype=dtype)  # [acc | l], the running sums
     pv_buf = np.empty((g, c_q, d_v + 1), dtype=dtype)  # this tile's exp(s - r) @ [v | 1]
     # One number per query, (G, C, 1): the tile's largest shifted score, the shift applied to r.
     tile_max_buf, shift_buf = np.empty((2, g, c_q, 1), dtype=dtype)
     rebase_buf = np.empty((g, c_q, 1), dtype=bool)
 
+    scores_flat = scores_buf.reshape(-1)  # sub-tiles use its front, contiguous
+
     def attend(block):
         h0, q0 = block
         heads, queries = range(h0, min(h0 + group, n_lead)), slice(q0, min(q0 + chunk_size, t_q))
         n_h, n_q = len(heads), queries.stop - q0  # the last block may be smaller: use the front
         q_blk = q_aug[h0 : heads.stop, queries]  # (n_h, n_q, d_k + 1): a view, -r is written here
-        acc, pv = acc_buf[:n_h, :n_q], pv_buf[:n_h, :n_q]
-        tile_max, shift, rebase = (
-            tile_max_buf[:n_h, :n_q],
-            shift_buf[:n_h, :n_q],
-            rebase_buf[:n_h, :n_q],
-        )
+        acc = acc_buf[:n_h, :n_q]
         acc.fill(0.0)
-        for k0 in range(0, t_k, chunk_size):
-            keys = slice(k0, min(k0 + chunk_size, t_k))
-            s = scores_buf[:n_h, :n_q, : keys.stop - k0]  # (n_h, n_q, n_k)
+
+        def tile(r0, r1, k0, k1, visible):
+            """Add keys k0..k1-1 to rows r0..r1-1 of the block (queries q0 + r0 ...)."""
+            n_r, n_k = r1 - r0, k1 - k0
+            keys = slice(k0, k1)
+            q_rows, acc_rows = q_blk[:, r0:r1], acc[:, r0:r1]  # views, (n_h, n_r, ...)
+            s = scores_flat[: n_h * n_r * n_k].reshape(n_h, n_r, n_k)
             k_t_tile = _heads(k_aug, lead, heads, keys).swapaxes(-1, -2)  # (n_h, d_k + 1, n_k)
-            # (n_h, n_q, d_k + 1) @ (n_h, d_k + 1, n_k): q @ k.T * scale - r
+            # (n_h, n_r, d_k + 1) @ (n_h, d_k + 1, n_k): q @ k.T * scale - r
             if may_overflow:
                 with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                    np.matmul(q_blk, k_t_tile, out=s)
+                    np.matmul(q_rows, k_t_tile, out=s)
                 if not np.isfinite(s).all():
-                    raise _overflow_error(s, (h0, q0, k0), lead, *error_context)
+                    raise _overflow_error(s, (h0, q0 + r0, k0), lead, *error_context)
             else:
-                np.matmul(q_blk, k_t_tile, out=s)
+                np.matmul(q_rows, k_t_tile, out=s)
+            pattern = None
+            if visible == "some":  # only tiles the diagonal (or the window's edge) crosses
+                key = (q0 + r0 - k0, n_r, n_k)  # the pattern depends only on these
+                if key not in patterns:
+                    patterns[key] = _causal_blocked(q0 + r0, n_r, k0, n_k, window)
+                pattern = patterns[key]  # (n_r, n_k), broadcast over the heads
             if mask is not None:
-                blocked = blocked_buf[:n_h, :n_q, : keys.stop - k0]
-                np.logical_not(_heads(mask, lead, heads, queries, keys), out=blocked)
+                blocked = blocked_buf.reshape(-1)[: n_h * n_r * n_k].reshape(n_h, n_r, n_k)
+                rows = slice(q0 + r0, q0 + r1)
+                np.logical_not(_heads(mask, lead, heads, rows, keys), out=blocked)
+                if pattern is not None:
+                    blocked |= pattern
                 np.copyto(s, -np.inf, where=blocked)  # exp(-inf) = 0: no weight
+            elif pattern is not None:
+                np.copyto(s, -np.inf, where=pattern)
             # Move r where the scores rose more than the threshold above it, and where a query's
             # first visible scores lie far below it (nothing summed yet: l = 0). The largest
             # score of the whole tile (one number, a cheap pass) usually shows that no query
             # needs it; only then is the max of every row computed.
-            run_sum = acc[..., d_v:]  # l, (n_h, n_q, 1)
+            run_sum = acc_rows[..., d_v:]  # l, (n_h, n_r, 1)
             if (run_sum == 0).any() or s.max() > threshold:  # the cheap test first
+                tile_max = tile_max_buf[:n_h, r0:r1]
+                shift, rebase = shift_buf[:n_h, r0:r1], rebase_buf[:n_h, r0:r1]
                 np.max(s, axis=-1, keepdims=True, out=tile_max)  # -inf where all are masked
                 np.greater(tile_max, threshold, out=rebase)
                 rebase |= (run_sum == 0) & (tile_max < -threshold) & np.isfinite(tile_max)
@@ -206,12 +251,36 @@ def _block_worker(
                     s -= shift  # this tile, relative to the new r
                     # [acc | l] so far, relative to the new r. (r moves down only where l = 0:
                     # there is nothing to rescale, and exp(-shift) could overflow.)
-                    acc *= exp(-np.maximum(shift, 0.0))
-                    q_blk[..., d_k:] -= shift  # r += shift (the last column of q_aug holds -r)
+                    acc_rows *= exp(-np.maximum(shift, 0.0))
+                    q_rows[..., d_k:] -= shift  # r += shift (the last column of q_aug holds -r)
             exp(s, out=s)  # exp(score - r) <= 256; exactly 0 where masked
-            # (n_h, n_q, n_k) @ (n_h, n_k, d_v + 1): [exp(s) @ v | sum of exp(s)]
+            # (n_h, n_r, n_k) @ (n_h, n_k, d_v + 1): [exp(s) @ v | sum of exp(s)]
+            pv = pv_buf[:n_h, r0:r1]
             np.matmul(s, _heads(v_ones, lead, heads, keys), out=pv)
-            acc += pv
+            acc_rows += pv
+
+        def visit(r0, r1, k0, k1):
+            """Causal tile skipping: compute only what the causal (or window) mask lets through.
+
+            Above the diagonal (or beyond the window) every weight is exactly 0: the tile adds
+            nothing to acc or l and is never computed. A tile the diagonal crosses is cut in four
+            (down to MIN_CAUSAL_TILE), so its empty quarter is skipped too and only the smallest
+            tiles on the diagonal pay for a mask. At (1, 4096, 64) f32: causal 0.5x the unmasked
+            time instead of 1.5x with a stored causal_mask (make bench).
+            """
+            visible = _visible_keys(q0 + r0, q0 + r1, k0, k1, window) if causal else "all"
+            if visible == "none":
+                return
+            if visible == "some" and min(r1 - r0, k1 - k0) >= 2 * MIN_CAUSAL_TILE:
+                r_mid, k_mid = (r0 + r1) // 2, (k0 + k1) // 2
+                for rows in ((r0, r_mid), (r_mid, r1)):
+                    for cols in ((k0, k_mid), (k_mid, k1)):
+                        visit(*rows, *cols)
+                return
+            tile(r0, r1, k0, k1, visible)
+
+        for k0 in range(0, t_k, chunk_size):
+            visit(0, n_q, k0, min(k0 + chunk_size, t_k))
         # output = acc / l; fully masked queries (l = 0) keep the zeros output started with.
         run_sum = acc[..., d_v:]  # l
         np.divide(acc[..., :d_v], run_sum, out=output[h0 : heads.stop, queries], where=run_sum > 0)
@@ -219,7 +288,9 @@ def _block_worker(
     return attend
 
 
-def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scale=None, workers=1):
+def chunked_attention(
+    q, k, v, *, mask=None, causal=False, window=None, chunk_size=None, scale=None, workers=1
+):
     """Scaled dot-product attention computed tile by tile with an online softmax.
 
     Same inputs, mask convention, broadcasting, validation and output as
@@ -240,12 +311,28 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     mask : array_like of bool, broadcastable to (..., seq_len_q, seq_len_k), optional
         True where the query may attend to the key. A query with no True gets a zero output.
         (A broadcast mask such as ``padding_mask(...)`` costs no extra memory; a full
-        ``causal_mask(seq_len)`` is itself ``seq_len**2`` bytes.)
-    chunk_size : int, default 1024
-        Tokens per tile, for queries and keys alike. Any positive integer works; lengths need not
+        ``causal_mask(seq_len)`` is itself ``seq_len**2`` bytes: prefer ``causal=True``.)
+    causal : bool, default False
+        Query ``i`` attends only to keys ``j <= i``: the same as
+        ``mask=np.tril(np.ones((seq_len_q, seq_len_k), bool))`` (``causal_mask`` when square),
+        aligned at the top-left corner as PyTorch's
+        ``is_causal`` is (query 0 sees key 0, whatever the lengths), but no mask is stored and
+        the tiles above the diagonal are never computed (at 4096 tokens about half of them).
+        Combined with ``mask`` by "and".
+    window : int, optional
+        Sliding-window attention (Mistral, Gemma): query ``i`` attends to key ``j`` only if
+        ``0 <= i - j < window``, the ``window`` most recent tokens, itself included. Implies
+        ``causal=True``; equals ``mask=sliding_window_mask(seq_len, window)``. Tiles outside the
+        band are skipped, so the cost grows as ``seq_len * window`` instead of ``seq_len**2``.
+    chunk_size : int, optional
+        Tokens per tile, for queries and keys alike. Defaults to 1024, or 512 with ``causal`` or
+        ``window`` (smaller tiles follow the diagonal more closely: fewer scores computed and
+        then thrown away). Any positive integer works; lengths need not
         be multiples of it. Smaller tiles use less memory; larger ones mean fewer, bigger matrix
         products (each numpy call has a fixed cost). 1024 did best among 256 ... 2048 at
         1024-4096 tokens on the 2-core machine ``make bench`` was written on.
+        Tokens per tile, for queries and keys alike. Any positive integer works; lengths need not
+        be multiples of it. Smaller tiles use less memory; larger ones mean fewer, bigger matrix
     scale : float, optional
         Multiplies the scores. Defaults to ``1 / sqrt(d_k)``.
     workers : int or None, default 1
@@ -274,6 +361,16 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
     True
     """
     q, k, v, lead = check_qkv(q, k, v)
+    if not isinstance(causal, (bool, np.bool_)):
+        raise TypeError(
+            f"causal must be True or False; got {causal!r}. Hint: to pass a mask, use mask=...."
+        )
+    if window is not None:
+        window = check_positive_int(window, "window")
+        causal = True  # a sliding window looks back only
+    causal = bool(causal)
+    if chunk_size is None:
+        chunk_size = CAUSAL_CHUNK_SIZE if causal else DEFAULT_CHUNK_SIZE
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     if workers is not None:
         workers = check_positive_int(workers, "workers")
@@ -332,6 +429,7 @@ def chunked_attention(q, k, v, *, mask=None, chunk_size=DEFAULT_CHUNK_SIZE, scal
         return _block_worker(
             q_aug=q_aug, k_aug=k_aug, v_ones=v_ones, mask=mask, lead=lead, output=output,
             chunk_size=chunk_size, group=group, base2=base2, error_context=error_context,
+            causal=causal, window=window,
         )  # fmt: skip
 
     run_in_threads(make_worker, blocks, min(workers, len(blocks)))

@@ -8,6 +8,8 @@ Entries (keys of ``benchmarks/results.json``, each with ``goal`` and ``met``):
   after a pause before each call and back to back (the worse counts), and its peak memory at
   seq_len 16384. Reported, not judged: ``workers=None`` (threads), the attention call right after a query
   projection, many short heads.
+- ``causal``: ``chunked_attention(causal=True)`` against the same call unmasked (tile skipping),
+  with a stored ``causal_mask`` and a sliding window beside it.
 - ``widgets``: median update time of each explorer (``benchmarks/bench_widgets.py``).
 - ``notebooks``: wall time and peak memory of each notebook in a fresh kernel.
 - ``install``: size of the runtime environment.
@@ -35,9 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_attention import CHUNKED_GOAL_RATIO, CHUNKED_GOAL_SPEEDUP, SDPA_GOAL_RATIO
+from .bench_attention import (
+    CAUSAL_GOAL_RATIO,
+    CHUNKED_GOAL_RATIO,
+    CHUNKED_GOAL_SPEEDUP,
+    SDPA_GOAL_RATIO,
+)
 
-ENTRIES = ("sdpa", "chunked", "widgets", "notebooks", "install")
+ENTRIES = ("sdpa", "chunked", "causal", "widgets", "notebooks", "install")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BLAS_ENV = "OPENBLAS_NUM_THREADS"
 THREAD_VARIABLES = (BLAS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -114,6 +121,10 @@ def run_entry(name: str, repeats: int) -> dict:
             from .bench_attention import bench_chunked
 
             result = bench_chunked(repeats=repeats)
+        elif name == "causal":
+            from .bench_attention import bench_causal
+
+            result = bench_causal(repeats=repeats)
         elif name == "widgets":
             result = bench_widgets(repeats=50)
         elif name == "notebooks":
@@ -221,6 +232,26 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
                 )  # fmt: skip
         if "error" in r:
             rows.append(("chunked", r["error"], "", "NO"))
+    if "causal" in results:
+        r = results["causal"]
+        if "regimes" in r:
+            shape = tuple(r["shape"])
+            rows.append(
+                (f"causal {shape} float32", f"causal=True {r['ratio']:.2f}x the unmasked time "
+                 f"(worse regime: {r['worse_regime'].replace('_', ' ')})",
+                 f"<= {CAUSAL_GOAL_RATIO:g}x unmasked", ok(r["met"]))
+            )  # fmt: skip
+            for regime, g in r["regimes"].items():
+                t, x = g["seconds"], g["ratio_to_unmasked"]
+                rows.append(
+                    (f"  {regime.replace('_', ' ')}", f"unmasked {_ms(t['unmasked'])}, causal "
+                     f"{_ms(t['causal'])} ({x['causal']:.2f}x), stored causal_mask "
+                     f"{_ms(t['stored_mask'])} ({x['stored_mask']:.2f}x), window={r['window']} "
+                     f"{_ms(t['window'])} ({x['window']:.2f}x), sdpa + causal_mask "
+                     f"{_ms(t['sdpa_causal_mask'])}", "not judged", "")
+                )  # fmt: skip
+        else:
+            rows.append(("causal", r.get("error", "?"), f"<= {CAUSAL_GOAL_RATIO:g}x", "NO"))
     if "widgets" in results:
         r = results["widgets"]
         if "explorers" in r:

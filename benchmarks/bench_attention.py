@@ -48,6 +48,8 @@ JUDGED_SHAPES = ((8, 1024, 64), (1, 4096, 64))
 SPEEDUP_SHAPE = (1, 4096, 64)
 PROJECTION_D_MODEL = 256  # x (seq_len, 256) @ w_q (256, head_dim), before the attention call
 MANY_HEADS_SHAPE = (256, 64, 64)  # 256 heads of 64 tokens
+CAUSAL_GOAL_RATIO = 0.6  # chunked_attention(causal=True) time / unmasked time, at SPEEDUP_SHAPE
+CAUSAL_WINDOW = 512  # the sliding window reported beside it (not judged)
 EXTRA_REPEATS = 5  # at most this many rounds for the cases that are reported, not judged
 
 
@@ -316,7 +318,56 @@ def bench_chunked(repeats: int = 7) -> dict:
     }
 
 
+def bench_causal(repeats: int = 7) -> dict:
+    """Causal tile skipping: ``chunked_attention(causal=True)`` against the same call unmasked.
+
+    Judged in both regimes (the worse counts), as a ratio of medians of per-round ratios. Reported
+    beside it: the same causal attention given as a stored ``causal_mask`` (every tile computed,
+    then masked), a sliding window of ``CAUSAL_WINDOW`` tokens, and the plain version with
+    ``causal_mask``.
+    """
+    from attn_helpers import causal_mask
+
+    q, k, v = _inputs(SPEEDUP_SHAPE, "float32")
+    mask = causal_mask(SPEEDUP_SHAPE[-2])
+    fns = {
+        "unmasked": lambda: chunked_attention(q, k, v),
+        "causal": lambda: chunked_attention(q, k, v, causal=True),
+        "stored_mask": lambda: chunked_attention(q, k, v, mask=mask),
+        "window": lambda: chunked_attention(q, k, v, window=CAUSAL_WINDOW),
+        "sdpa_causal_mask": lambda: scaled_dot_product_attention(q, k, v, mask=mask),
+    }
+    regimes = {}
+    for regime, settle in REGIMES.items():
+        r = compare(fns, repeats=repeats, settle=settle)
+        regimes[regime] = {
+            "seconds": {name: r[name]["seconds"] for name in fns},
+            "ratio_to_unmasked": {
+                name: paired_ratio(r[name], r["unmasked"]) for name in fns if name != "unmasked"
+            },
+        }
+    worse = max(REGIMES, key=lambda g: regimes[g]["ratio_to_unmasked"]["causal"])
+    ratio = regimes[worse]["ratio_to_unmasked"]["causal"]
+    return {
+        "goal": (
+            f"chunked_attention(causal=True) <= {CAUSAL_GOAL_RATIO:g}x the unmasked time at "
+            f"{SPEEDUP_SHAPE} float32, in both regimes (the worse counts)"
+        ),
+        "met": ratio <= CAUSAL_GOAL_RATIO,
+        "ratio": ratio,
+        "worse_regime": worse,
+        "shape": list(SPEEDUP_SHAPE),
+        "window": CAUSAL_WINDOW,
+        "regimes": regimes,
+        "repeats": repeats,
+    }
+
+
 if __name__ == "__main__":  # pragma: no cover
     import json
 
-    print(json.dumps({"sdpa": bench_sdpa(), "chunked": bench_chunked()}, indent=2))
+    print(
+        json.dumps(
+            {"sdpa": bench_sdpa(), "chunked": bench_chunked(), "causal": bench_causal()}, indent=2
+        )
+    )

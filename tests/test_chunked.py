@@ -763,3 +763,133 @@ def test_bad_chunk_size_is_named(chunk_size, exc):
 def test_bad_workers_is_named(workers, exc):
     with pytest.raises(exc, match="workers"):
         chunked_attention(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), workers=workers)
+
+
+# --- causal=True and window=: tiles above the diagonal (or beyond the window) are skipped ---
+
+
+def band_mask(t_q, t_k, window=None):
+    """The causal (or sliding-window) mask, built independently of the package: top-left aligned."""
+    offset = np.arange(t_q)[:, None] - np.arange(t_k)[None, :]  # i - j
+    visible = offset >= 0
+    if window is not None:
+        visible &= offset < window
+    return visible
+
+
+@pytest.mark.parametrize(("t_q", "t_k"), [(1, 1), (7, 7), (40, 40), (13, 29), (29, 13), (64, 3)])
+@pytest.mark.parametrize("chunk_size", [1, 3, 8, 16, 64])
+@pytest.mark.parametrize("window", [None, 1, 4, 17])
+def test_causal_and_window_equal_the_plain_version_with_the_mask(t_q, t_k, chunk_size, window):
+    rng = np.random.default_rng(t_q * 100 + t_k)
+    q, k, v = (
+        rng.normal(size=(2, t_q, 8)),
+        rng.normal(size=(2, t_k, 8)),
+        rng.normal(size=(2, t_k, 5)),
+    )
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=band_mask(t_q, t_k, window))
+    output = chunked_attention(q, k, v, causal=True, window=window, chunk_size=chunk_size)
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-10)
+
+
+def test_causal_equals_causal_mask_and_window_implies_causal():
+    rng = np.random.default_rng(1)
+    q, k, v = rng.normal(size=(3, 2, 50, 16))
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=causal_mask(50))
+    np.testing.assert_allclose(
+        chunked_attention(q, k, v, causal=True, chunk_size=8), expected, rtol=0, atol=1e-10
+    )
+    np.testing.assert_allclose(  # window >= seq_len: plain causal attention
+        chunked_attention(q, k, v, window=50, chunk_size=8), expected, rtol=0, atol=1e-10
+    )
+    # window=... with causal=False still looks back only (the window implies causal).
+    windowed = chunked_attention(q, k, v, window=5, causal=False, chunk_size=8)
+    expected_window, _ = scaled_dot_product_attention(q, k, v, mask=band_mask(50, 50, 5))
+    np.testing.assert_allclose(windowed, expected_window, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("min_tile", [1, 2, 128])
+def test_causal_sub_tiles_change_nothing(monkeypatch, min_tile):
+    """Diagonal tiles are cut in four down to MIN_CAUSAL_TILE: any size gives the same output."""
+    monkeypatch.setattr(chunked_module, "MIN_CAUSAL_TILE", min_tile)
+    rng = np.random.default_rng(2)
+    q, k, v = rng.normal(size=(3, 1, 70, 8))
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=band_mask(70, 70, 9))
+    output = chunked_attention(q, k, v, window=9, chunk_size=32)
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-10)
+
+
+def test_causal_combines_with_a_mask_by_and():
+    rng = np.random.default_rng(3)
+    q, k, v = rng.normal(size=(3, 2, 30, 8))
+    pad = padding_mask([30, 11], 30)  # (2, 1, 30): the second sequence has 11 real tokens
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=pad & band_mask(30, 30, 6))
+    output = chunked_attention(q, k, v, mask=pad, window=6, chunk_size=4)
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-10)
+
+
+def test_causal_rows_with_no_visible_key_are_zero():
+    # A window with more queries than keys: query 9 (window 2) may see keys 8 and 9, which do
+    # not exist; its row is fully masked and its output zero, as in the plain version.
+    rng = np.random.default_rng(4)
+    q, k, v = rng.normal(size=(10, 4)), rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    output = chunked_attention(q, k, v, window=2, chunk_size=2)
+    assert np.all(output[6:] == 0)
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=band_mask(10, 5, 2))
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-12)
+
+
+def test_causal_skips_the_tiles_above_the_diagonal(monkeypatch):
+    """Count the score tiles computed: about half of them, not all (the point of causal=True)."""
+    tiles = []
+    original_matmul = np.matmul
+
+    def counting_matmul(a, b, *args, **kwargs):
+        if kwargs.get("out") is not None and b.shape[-2] == 9:  # q_aug @ k_aug.T: d_k + 1 = 9
+            tiles.append(a.shape[-2] * b.shape[-1])
+        return original_matmul(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(chunked_module.np, "matmul", counting_matmul)
+    monkeypatch.setattr(chunked_module, "MIN_CAUSAL_TILE", 16)
+    rng = np.random.default_rng(5)
+    q, k, v = rng.normal(size=(3, 256, 8))
+    chunked_attention(q, k, v, chunk_size=64)
+    full = sum(tiles)
+    tiles.clear()
+    chunked_attention(q, k, v, causal=True, chunk_size=64)
+    monkeypatch.undo()
+    assert full == 256 * 256
+    # Exactly the lower triangle at the granularity of the smallest diagonal tiles (16 x 16):
+    # 16 * 15 / 2 tiles below the diagonal and the 16 on it, 136 of the 256.
+    assert sum(tiles) == 136 * 16 * 16, (sum(tiles), full)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"causal": 1}, TypeError, "causal must be True or False"),
+        ({"causal": "yes"}, TypeError, "causal must be True or False"),
+        ({"window": 0}, ValueError, "window"),
+        ({"window": 2.5}, TypeError, "window"),
+        ({"window": -3}, ValueError, "window"),
+    ],
+)
+def test_causal_and_window_bad_values_are_explained(kwargs, error, message):
+    q = np.ones((4, 2))
+    with pytest.raises(error, match=message):
+        chunked_attention(q, q, q, **kwargs)
+
+
+@given(
+    t_q=st.integers(1, 24),
+    t_k=st.integers(1, 24),
+    chunk_size=st.integers(1, 10),
+    window=st.one_of(st.none(), st.integers(1, 30)),
+    seed=st.integers(0, 2**16),
+)
+def test_causal_window_property(t_q, t_k, chunk_size, window, seed):
+    rng = np.random.default_rng(seed)
+    q, k, v = rng.normal(size=(t_q, 4)), rng.normal(size=(t_k, 4)), rng.normal(size=(t_k, 3))
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=band_mask(t_q, t_k, window))
+    output = chunked_attention(q, k, v, causal=True, window=window, chunk_size=chunk_size)
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-10)
