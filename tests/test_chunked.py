@@ -893,3 +893,34 @@ def test_causal_window_property(t_q, t_k, chunk_size, window, seed):
     expected, _ = scaled_dot_product_attention(q, k, v, mask=band_mask(t_q, t_k, window))
     output = chunked_attention(q, k, v, causal=True, window=window, chunk_size=chunk_size)
     np.testing.assert_allclose(output, expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("t_q", "t_k", "window"), [(256, 256, None), (100, 37, None), (300, 300, 40)]
+)
+def test_tile_plan_covers_every_visible_score_and_skips_whole_tiles(monkeypatch, t_q, t_k, window):
+    monkeypatch.setattr(chunked_module, "MIN_CAUSAL_TILE", 16)
+    plan = chunked_module.tile_plan(t_q, t_k, causal=True, window=window, chunk_size=64)
+    covered = np.zeros((t_q, t_k), dtype=int)
+    for q0, q1, k0, k1, masked in plan:
+        covered[q0:q1, k0:k1] += 1
+        inside = band_mask(t_q, t_k, window)[q0:q1, k0:k1]
+        assert inside.any()  # no tile computed in vain
+        assert masked == (not inside.all())  # a mask pass only where needed
+    assert covered.max() == 1  # no score computed twice
+    assert np.all(covered[band_mask(t_q, t_k, window)] == 1)  # every visible score computed
+    if window is None and t_q == t_k == 256:
+        assert sum((q1 - q0) * (k1 - k0) for q0, q1, k0, k1, _ in plan) == 136 * 16 * 16
+
+
+def test_tile_plan_without_causal_is_the_full_grid():
+    plan = chunked_module.tile_plan(10, 7, chunk_size=4)
+    assert [(q0, k0) for q0, _, k0, _, _ in plan] == [
+        (0, 0),
+        (0, 4),
+        (4, 0),
+        (4, 4),
+        (8, 0),
+        (8, 4),
+    ]
+    assert not any(masked for *_, masked in plan)
