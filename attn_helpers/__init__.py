@@ -16,8 +16,11 @@ from .core import (
     merge_heads,
     multi_head_attention,
     padding_mask,
+    repeat_kv,
+    rotary_embedding,
     scaled_dot_product_attention,
     sinusoidal_positions,
+    sliding_window_mask,
     softmax,
     split_heads,
 )
@@ -31,8 +34,11 @@ __all__ = [
     "merge_heads",
     "multi_head_attention",
     "padding_mask",
+    "repeat_kv",
+    "rotary_embedding",
     "scaled_dot_product_attention",
     "sinusoidal_positions",
+    "sliding_window_mask",
     "softmax",
     "split_heads",
 ]

@@ -35,8 +35,11 @@ __all__ = [
     "merge_heads",
     "multi_head_attention",
     "padding_mask",
+    "repeat_kv",
+    "rotary_embedding",
     "scaled_dot_product_attention",
     "sinusoidal_positions",
+    "sliding_window_mask",
     "softmax",
     "split_heads",
 ]
@@ -317,6 +320,7 @@ def multi_head_attention(
     *,
     num_heads,
     mask=None,
+    num_kv_heads=None,
     b_q=None,
     b_k=None,
     b_v=None,
@@ -342,6 +346,11 @@ def multi_head_attention(
     mask : array_like of bool, broadcastable to (..., seq_len_q, seq_len_k), optional
         True = may attend; the same mask is used by every head (a head axis is inserted for you).
         ``causal_mask(T)`` and ``padding_mask(lengths, T)`` can be passed as they are.
+    num_kv_heads : int, optional
+        Grouped-query attention (GQA; ``1`` is multi-query attention, MQA): only this many key/value
+        heads, each shared by ``num_heads // num_kv_heads`` consecutive query heads (see
+        :func:`repeat_kv`). ``w_k``, ``w_v`` (and ``b_k``, ``b_v``) are then
+        ``num_kv_heads * head_dim`` wide. Default: ``num_heads`` (plain multi-head attention).
     b_q, b_k, b_v : array_like of shape (d_model,), optional
     b_o : array_like of shape (d_out,), optional
         Biases added after each projection.
@@ -374,9 +383,26 @@ def multi_head_attention(
     for name, val in (("b_q", b_q), ("b_k", b_k), ("b_v", b_v), ("b_o", b_o)):
         arrays[name] = None if val is None else as_float_array(val, name)
     d_model = arrays["w_q"].shape[-1] if arrays["w_q"].ndim == 2 else None
+    kv_width = d_model  # New (GQA): the width of w_k and w_v
+    if num_kv_heads is not None:
+        num_kv_heads = check_positive_int(num_kv_heads, "num_kv_heads")
+        if num_heads % num_kv_heads or (d_model is not None and d_model % num_heads):
+            raise ValueError(
+                f"num_heads must be a multiple of num_kv_heads (each key/value head serves a "
+                f"group of query heads); got num_heads={num_heads}, num_kv_heads={num_kv_heads}, "
+                f"d_model={d_model}. Hint: num_kv_heads in "
+                f"{[g for g in range(1, num_heads + 1) if num_heads % g == 0]}."
+            )
+        kv_width = None if d_model is None else d_model // num_heads * num_kv_heads
     for name in ("w_k", "w_v"):
         w = arrays[name]
-        if w.ndim == 2 and d_model is not None and w.shape[1] != d_model:
+        if w.ndim == 2 and kv_width is not None and w.shape[1] != kv_width:
+            if num_kv_heads is not None:
+                raise ValueError(
+                    f"{name} must have shape (d_kv, num_kv_heads * head_dim) = (d_kv, {kv_width}) "
+                    f"with num_kv_heads={num_kv_heads} and head_dim={d_model // num_heads}; got "
+                    f"{name}.shape={shape_str(w.shape)}."
+                )
             raise ValueError(
                 f"{name} must have shape (d_kv, d_model) with d_model={d_model} like w_q; got "
                 f"{name}.shape={shape_str(w.shape)} and w_q.shape={shape_str(arrays['w_q'].shape)}."
@@ -390,8 +416,12 @@ def multi_head_attention(
             f"{shape_str(arrays['w_q'].shape)}) and num_heads={num_heads}."
         )
     q = split_heads(q, num_heads)  # (..., T_q, d_model) -> (..., h, T_q, head_dim)
-    k = split_heads(k, num_heads)  # (..., T_k, d_model) -> (..., h, T_k, head_dim)
-    v = split_heads(v, num_heads)
+    if num_kv_heads is None:
+        k = split_heads(k, num_heads)  # (..., T_k, d_model) -> (..., h, T_k, head_dim)
+        v = split_heads(v, num_heads)
+    else:  # New (GQA): split into the kv heads, then repeat each for its group of query heads
+        k = repeat_kv(split_heads(k, num_kv_heads), num_heads // num_kv_heads)  # (..., h, T_k, hd)
+        v = repeat_kv(split_heads(v, num_kv_heads), num_heads // num_kv_heads)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.ndim >= 2:
@@ -436,3 +466,113 @@ def sinusoidal_positions(seq_len, d_model, *, base=10000.0):
     out[:, 0::2] = np.sin(angles)
     out[:, 1::2] = np.cos(angles[:, : d_model // 2])
     return out
+
+
+# ------------------------------------------------------------------ decoders: RoPE, windows, GQA
+# Added for notebook 09 (causal decoding). Kept at the end of the module on purpose.
+
+
+def rotary_embedding(x, positions, *, base=10000.0):
+    """Rotary position embedding (RoPE): rotate each pair of features by an angle set by position.
+
+    Convention: **split halves**, as in GPT-NeoX and Llama (``rotate_half``): feature ``i`` is
+    paired with feature ``i + head_dim // 2`` (not the interleaved pairs ``(2i, 2i + 1)`` of the
+    original RoFormer paper and GPT-J). Pair ``i`` turns by ``positions * base**(-2i / head_dim)``::
+
+        x1, x2 = x[..., :half], x[..., half:]
+        out = concat(x1 * cos - x2 * sin, x2 * cos + x1 * sin)
+
+    Because both q and k are rotated, ``rotary_embedding(q, m) . rotary_embedding(k, n)`` depends
+    on the positions only through ``m - n``: attention sees relative offsets.
+
+    Parameters
+    ----------
+    x : array_like of shape (..., seq_len, head_dim)
+        Queries or keys of one head (or of many heads: leading axes broadcast). ``head_dim`` must be
+        even.
+    positions : array_like of int or float, shape (seq_len,)
+        The position of each token (``np.arange(seq_len)``, or ``np.arange(t, t + 1)`` for the one
+        new token of a decoding step).
+    base : float, default 10000.0
+        Sets the slowest rotation (wavelength ``2 * pi * base``).
+
+    Returns
+    -------
+    rotated : ndarray, same shape and dtype as ``x``
+        Norm-preserving: every token's vector keeps its length.
+
+    Examples
+    --------
+    >>> rotary_embedding(np.array([[1.0, 0.0]]), [np.pi / 2], base=1.0).round(12)
+    array([[0., 1.]])
+    """
+    x = as_float_array(x, "x")
+    check_ndim_at_least(x, "x", 2, "(..., seq_len, head_dim)")
+    base = _check_positive_number(base, "base")
+    *_, seq_len, head_dim = x.shape
+    if head_dim % 2:
+        raise ValueError(
+            f"x's last axis (head_dim) must be even, since RoPE rotates pairs of features; got "
+            f"x.shape={shape_str(x.shape)}. Hint: choose head_dim = d_model // num_heads even."
+        )
+    pos = asarray_or_explain(positions, "positions")
+    if pos.dtype.kind not in "iuf" or pos.dtype == bool:
+        raise TypeError(f"positions must be numbers (token positions); got dtype {pos.dtype}.")
+    if pos.shape != (seq_len,):
+        raise ValueError(
+            f"positions must have shape (seq_len,) = ({seq_len},), one position per token of x; "
+            f"got positions.shape={shape_str(pos.shape)} and x.shape={shape_str(x.shape)}. Hint: "
+            f"np.arange({seq_len}), or np.arange(t, t + {seq_len}) for tokens that start at t."
+        )
+    if not np.isfinite(pos).all():
+        raise ValueError("positions must be finite numbers; got inf or NaN.")
+    half = head_dim // 2
+    inv_freq = base ** (-np.arange(half, dtype=np.float64) * 2.0 / head_dim)  # (half,)
+    angles = pos.astype(np.float64)[:, None] * inv_freq[None, :]  # (T, half)
+    cos = np.cos(angles).astype(x.dtype, copy=False)
+    sin = np.sin(angles).astype(x.dtype, copy=False)
+    x1, x2 = x[..., :half], x[..., half:]  # (..., T, half) each: the split halves
+    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+
+
+def sliding_window_mask(seq_len, window):
+    """Boolean (seq_len, seq_len) causal mask that only lets each query see its last ``window`` keys.
+
+    Key ``j`` is visible from query ``i`` iff ``0 <= i - j < window`` (True = may attend, as in
+    :func:`causal_mask`). ``window=1`` is "only yourself"; ``window >= seq_len`` is the causal mask.
+
+    Examples
+    --------
+    >>> sliding_window_mask(4, 2).astype(int)
+    array([[1, 0, 0, 0],
+           [1, 1, 0, 0],
+           [0, 1, 1, 0],
+           [0, 0, 1, 1]])
+    """
+    seq_len = check_positive_int(seq_len, "seq_len")
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral):
+        raise TypeError(
+            f"window must be a positive integer (how many keys each query sees, itself "
+            f"included); got {window!r} ({type(window).__name__})."
+        )
+    if window <= 0:
+        raise ValueError(
+            f"window must be a positive integer; got window={window}. Hint: window=1 lets each "
+            "token see only itself; window=seq_len is the plain causal mask."
+        )
+    offset = np.arange(seq_len)[:, None] - np.arange(seq_len)[None, :]  # (T, T): i - j
+    return (offset >= 0) & (offset < window)
+
+
+def repeat_kv(x, num_repeats):
+    """Repeat each key/value head ``num_repeats`` times along the head axis (for MQA/GQA).
+
+    ``(..., num_kv_heads, seq_len, head_dim) -> (..., num_kv_heads * num_repeats, seq_len, head_dim)``;
+    head ``h`` of the result is kv head ``h // num_repeats``, so query heads ``0 .. r-1`` share kv
+    head 0, the next ``r`` share kv head 1, and so on (the grouping of Llama's ``repeat_kv`` and of
+    PyTorch's ``enable_gqa=True``).
+    """
+    x = as_float_array(x, "x")
+    check_ndim_at_least(x, "x", 3, "(..., num_kv_heads, seq_len, head_dim)")
+    num_repeats = check_positive_int(num_repeats, "num_repeats")
+    return np.repeat(x, num_repeats, axis=-3)  # (..., h_kv, T, d) -> (..., h_kv * r, T, d)

@@ -26,6 +26,9 @@ def _cases():
     from attn_helpers.toy import LAYER_NAMES, TROPHY_SENTENCE, toy_attention
 
     tokens, weights = toy_attention(TROPHY_SENTENCE)
+    from attn_helpers.decoder import train_causal_lm
+
+    decoding_model = train_causal_lm(steps=300, seed=0)  # notebook 09's model, trained once
     return [
         (
             "softmax",
@@ -61,6 +64,11 @@ def _cases():
                 ("positions", [True, False]),
                 ("base", [100, 10000]),
             ],
+        ),
+        (
+            "decoding",
+            lambda: w.make_decoding_explorer(decoding_model),
+            [("step", [1, 4, 8, 11]), ("head", [0, 1])],
         ),
     ]
 

@@ -2,7 +2,10 @@
 
 PyTorch is the peer: ``torch.nn.functional.scaled_dot_product_attention`` and
 ``torch.nn.MultiheadAttention`` compute every output and weight stored here, from inputs drawn with
-a fixed seed. ``tests/test_core_parity.py`` then compares ``attn_helpers`` against these files
+a fixed seed. ``core_decoding_*.npz`` (notebook 09): grouped-query attention through
+``F.scaled_dot_product_attention(..., enable_gqa=True)``, causal and sliding-window masks, and RoPE
+from ``rope_reference`` below, written independently of attn_helpers (split-halves convention of
+GPT-NeoX and Llama; PyTorch itself has no RoPE function). ``tests/test_core_parity.py`` then compares ``attn_helpers`` against these files
 *without* PyTorch installed (atol 1e-6 for float64, 1e-5 for float32).
 
 How to rerun (only needed when a case is added; nobody needs PyTorch to study or test the course)::
@@ -253,6 +256,104 @@ def run_mha(case: dict, dtype: torch.dtype) -> dict[str, np.ndarray]:
     return out
 
 
+# ---------------------------------------------------------------- decoders: GQA, windows, RoPE
+
+
+def _window(seq_len: int, window: int) -> np.ndarray:
+    offset = np.arange(seq_len)[:, None] - np.arange(seq_len)[None, :]  # i - j
+    return (offset >= 0) & (offset < window)  # (T, T), True = may attend
+
+
+def rope_reference(x: np.ndarray, positions: np.ndarray, base: float) -> np.ndarray:
+    """RoPE written independently of attn_helpers: split halves as complex numbers.
+
+    GPT-NeoX / Llama (Hugging Face ``rotate_half``) pair feature i with feature i + head_dim/2.
+    Here each pair is the complex number ``x[i] + 1j * x[i + half]``, multiplied by
+    ``exp(1j * position * base**(-2i / head_dim))``; the real and imaginary parts are the halves.
+    """
+    half = x.shape[-1] // 2
+    z = x[..., :half] + 1j * x[..., half:]
+    theta = np.outer(positions, 1.0 / base ** (np.arange(0, x.shape[-1], 2) / x.shape[-1]))
+    z = z * np.exp(1j * theta)
+    return np.concatenate([z.real, z.imag], axis=-1)
+
+
+def decoding_cases(rng: np.random.Generator) -> dict[str, dict]:
+    """GQA through F.scaled_dot_product_attention(enable_gqa=True), window masks, RoPE."""
+    cases: dict[str, dict] = {}
+
+    def qkv(batch, h, h_kv, t, d):
+        return {
+            "q": rng.standard_normal((batch, h, t, d)),
+            "k": rng.standard_normal((batch, h_kv, t, d)),
+            "v": rng.standard_normal((batch, h_kv, t, d)),
+        }
+
+    cases["gqa_causal"] = {
+        **qkv(2, 8, 2, 6, 4),
+        "mask": _causal(6),
+        "description": "GQA, 8 query heads sharing 2 kv heads (enable_gqa=True), causal mask",
+    }
+    cases["mqa_window"] = {
+        **qkv(1, 4, 1, 9, 4),
+        "mask": _window(9, 3),
+        "window": np.int64(3),
+        "description": "MQA (1 kv head for 4 query heads), sliding window of 3",
+    }
+    cases["window"] = {
+        **qkv(2, 2, 2, 10, 8),
+        "mask": _window(10, 4),
+        "window": np.int64(4),
+        "description": "sliding window of 4 on plain multi-head q, k, v",
+    }
+    cases["causal"] = {
+        **qkv(1, 3, 3, 7, 5),
+        "mask": _causal(7),
+        "description": "causal mask (the window = seq_len case)",
+    }
+    return cases
+
+
+def run_decoding(case: dict, dtype: torch.dtype) -> dict[str, np.ndarray]:
+    q, k, v = (torch.tensor(case[n], dtype=dtype) for n in ("q", "k", "v"))
+    mask = torch.tensor(case["mask"])
+    gqa = q.shape[-3] != k.shape[-3]
+    output = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
+    t_k = k.shape[-2]
+    eye = torch.eye(t_k, dtype=dtype).expand(*k.shape[:-2], t_k, t_k).contiguous()
+    weights = F.scaled_dot_product_attention(q, k, eye, attn_mask=mask, enable_gqa=gqa)
+    out = {
+        "q": _np(q),
+        "k": _np(k),
+        "v": _np(v),
+        "mask": case["mask"],
+        "output": _np(output),
+        "weights": _np(weights),
+    }
+    if "window" in case:
+        out["window"] = case["window"]
+    return out
+
+
+def rope_cases(rng: np.random.Generator, dtype: np.dtype) -> dict[str, dict]:
+    out = {}
+    for name, shape, positions, base, description in (
+        ("rope_basic", (5, 8), np.arange(5), 10000.0, "head_dim 8, positions 0..4"),
+        ("rope_offset", (2, 3, 4, 16), np.arange(100, 104), 10000.0, "heads, positions 100..103"),
+        ("rope_base", (6, 4), np.arange(6) * 7, 500.0, "base 500, positions 0, 7, ..., 35"),
+    ):
+        x = rng.standard_normal(shape).astype(dtype)
+        ref = rope_reference(x.astype(np.float64), positions, base).astype(dtype)
+        out[name] = {
+            "x": x,
+            "positions": positions,
+            "base": np.float64(base),
+            "rotated": ref,
+            "description": f"RoPE (split halves, reference in the script): {description}",
+        }
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -290,6 +391,16 @@ def main() -> int:
             {c: run_mha(case, dtype) for c, case in mha.items()},
             {c: case["description"] for c, case in mha.items()},
         )
+    # Decoder cases draw from their own generator, so adding them left the older files unchanged.
+    rng = np.random.default_rng(SEED + 9)
+    decoding = decoding_cases(rng)
+    for name, dtype in DTYPES.items():
+        results = {c: run_decoding(case, dtype) for c, case in decoding.items()}
+        descriptions = {c: case["description"] for c, case in decoding.items()}
+        for c, case in rope_cases(np.random.default_rng(SEED + 10), np.dtype(name)).items():
+            descriptions[c] = case.pop("description")
+            results[c] = case
+        _save(OUT_DIR / f"core_decoding_{name}.npz", results, descriptions)
     print(f"torch {torch.__version__}, numpy {np.__version__}")
     return 0
 

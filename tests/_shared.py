@@ -13,6 +13,7 @@ COURSE = [
     "06_attention_is_learned",
     "07_common_pitfalls",
     "08_real_model",
+    "09_decoding_kv_cache_rope_gqa",
 ]
 
 

@@ -415,7 +415,7 @@ def test_teaching_guide_names_every_course_notebook_and_explorer():
     missing = [s for s in COURSE if f"{s}.ipynb" not in text]
     explorers = [
         "make_softmax_explorer", "make_scaling_explorer", "make_qkv_explorer", "make_sentence_explorer",
-        "make_heads_explorer", "make_mask_explorer", "make_position_explorer",
+        "make_heads_explorer", "make_mask_explorer", "make_position_explorer", "make_decoding_explorer",
     ]  # fmt: skip
     missing += [e for e in explorers if e not in text]
     assert not missing, f"docs/teaching.md does not mention: {missing}"

@@ -15,10 +15,12 @@ make_sentence_explorer    03          a typed sentence, a query token -> heatmap
 make_heads_explorer       04, 08      any two (layer, head) pairs side by side
 make_mask_explorer        05          mask kind, padding, fill value -> weights (NaN rows)
 make_position_explorer    05          token order, positional encodings -> changed outputs
+make_decoding_explorer    09          a prompt, a generation step -> the query's weights on the cache
 ========================  ==========  =====================================================
 """
 
 from ._base import Explorer, InputProblem
+from .decoding import decoding_trace, make_decoding_explorer
 from .lookup import make_qkv_explorer, single_query_attention
 from .masking import make_mask_explorer, mask_for, masked_weights
 from .positions import make_position_explorer, reordering_changes
@@ -33,6 +35,8 @@ from .softmax import (
 __all__ = [
     "Explorer",
     "InputProblem",
+    "decoding_trace",
+    "make_decoding_explorer",
     "make_heads_explorer",
     "make_mask_explorer",
     "make_position_explorer",
