@@ -49,7 +49,8 @@ __all__ = [
 DEFAULT_TIME_LIMIT = 5.0
 #: How much of what a learner's function prints is kept and shown.
 OUTPUT_LINES = 20
-OUTPUT_CHARS = 4000
+OUTPUT_CHARS = 2000
+OUTPUT_LINE_CHARS = 200
 
 NOT_ATTEMPTED = "not attempted"
 INCORRECT = "incorrect"
@@ -401,7 +402,11 @@ class _Output(io.TextIOBase):
         lines = text.splitlines()
         shown = lines[: self.max_lines]
         dropped = self.dropped_chars + sum(len(line) + 1 for line in lines[self.max_lines :])
-        out = "\n".join(shown)
+        dropped += sum(max(0, len(line) - OUTPUT_LINE_CHARS) for line in shown)
+        out = "\n".join(
+            line if len(line) <= OUTPUT_LINE_CHARS else line[:OUTPUT_LINE_CHARS] + " ..."
+            for line in shown
+        )
         if dropped:
             out += f"\n... ({dropped:,} more characters not shown)"
         return out
