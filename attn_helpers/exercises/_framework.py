@@ -448,9 +448,14 @@ def _run_limited(fn, args, kwargs, limit: float | None):
             state["timer"].start()
             result = fn(*args, **kwargs)
         finally:
-            with lock:  # from here on the watchdog cannot fire any more
-                state["done"] = True
-                state["timer"].cancel()
+            while True:  # from here on the watchdog cannot fire any more
+                try:
+                    with lock:
+                        state["done"] = True
+                        state["timer"].cancel()
+                    break
+                except _TimeLimit:  # delivered just after we got the lock: finish the job
+                    state["fired"] = True
             if state["fired"]:
                 # The exception may still be pending (it raced with the end of the call): clear it
                 # so that it cannot go off later in the checker or in the learner's next cell.
