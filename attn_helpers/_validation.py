@@ -8,15 +8,19 @@ gets a silent NaN back.
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 
 import numpy as np
 
 __all__ = [
     "as_float_array",
     "asarray_or_explain",
+    "check_allocation",
     "check_mask",
     "check_ndim_at_least",
+    "check_no_neg_inf",
     "check_positive_int",
     "check_qkv",
     "check_shape",
@@ -116,6 +120,43 @@ def check_no_neg_inf(arr: np.ndarray, name: str) -> None:
         raise ValueError(
             f"{name} contains -inf at {_first_index(np.isneginf(arr))}. Hint: mask positions with "
             "the `mask` argument (True = may attend) instead of writing -inf into the inputs."
+        )
+
+
+def _memory_limit() -> int:
+    """Bytes one array may take: half the machine's physical memory (16 GiB if unknown)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (AttributeError, ValueError, OSError):  # not POSIX, or not reported
+        return 16 * 2**30
+
+
+def _bytes_str(n: int) -> str:
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n} bytes"
+
+
+def check_allocation(
+    nbytes: int, what: str, shape_doc: str, *, per_row: int | None = None, limit: int | None = None
+) -> None:
+    """Raise *before* allocating if an array of ``nbytes`` would not fit in memory.
+
+    Without this, ``causal_mask(10**6)`` ends in numpy's bare ``MemoryError`` (or worse, the
+    operating system kills the kernel); the message says how much was asked for, how much fits
+    (``per_row``: bytes per token of a square mask, to say which ``seq_len`` would fit) and where
+    to go for long sequences.
+    """
+    limit = _memory_limit() if limit is None else limit
+    if nbytes > limit:
+        fits = f" (seq_len <= {math.isqrt(limit // per_row):,} fits)" if per_row else ""
+        raise ValueError(
+            f"{what} would need {_bytes_str(nbytes)} ({nbytes:,} bytes) for its {shape_doc}, more "
+            f"than this machine can spare ({_bytes_str(limit)}){fits}. Hint: for long sequences "
+            "use chunked_attention(q, k, v, ...), which never builds the (seq_len, seq_len) "
+            "scores and takes a broadcast mask such as padding_mask(...) at no memory cost; "
+            "a full causal mask of this length cannot be held, so attend over shorter windows."
         )
 
 

@@ -8,7 +8,13 @@ Conventions used everywhere in the course (stated once, here):
 - Masks are boolean and **True means "may attend"** (the orientation of ``np.tril``). A query row
   whose keys are all masked gets zero weights and a zero output, never NaN.
 - ``scores`` are what comes before the softmax, ``weights`` what comes after.
-- float64 by default; float32 inputs stay float32. Inputs are never modified.
+- float64 by default; float32 inputs stay float32; float16 inputs are computed in float32 and
+  returned as float16 (as PyTorch does on CPU). Inputs are never modified.
+- NaN and ``inf`` are rejected with an error naming the argument, in every function. The one
+  exception is ``-inf`` in what is fed to a softmax (``softmax``'s ``x``, the ``scores`` of the
+  diagnostics), where it means "weight exactly zero"; everywhere else (``q``, ``k``, ``v``,
+  ``split_heads``/``merge_heads``'s ``x``, every weight and bias) ``-inf`` is an error too: mask
+  positions with ``mask=`` instead.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import numpy as np
 from ._validation import (
     as_float_array,
     asarray_or_explain,
+    check_allocation,
     check_mask,
     check_ndim_at_least,
+    check_no_neg_inf,
     check_positive_int,
     check_qkv,
     check_shape,
@@ -171,7 +179,10 @@ def scaled_dot_product_attention(q, k, v, *, mask=None, scale=None):
     q, k, v, lead = check_qkv(q, k, v)
     d_k = q.shape[-1]
     scale = 1.0 / math.sqrt(d_k) if scale is None else _check_positive_number(scale, "scale")
-    dtype = np.result_type(q, k, v)
+    out_dtype = np.result_type(q, k, v)
+    # float16 accumulates in float32 (its 11-bit mantissa loses ~0.3 on outputs of size 30 when
+    # summed in float16); the results are rounded back to float16 at the end.
+    dtype = np.promote_types(out_dtype, np.float32) if out_dtype == np.float16 else out_dtype
     weights_shape = (*lead, q.shape[-2], k.shape[-2])
     if mask is not None:
         mask = check_mask(mask, "mask", weights_shape)
@@ -197,6 +208,8 @@ def scaled_dot_product_attention(q, k, v, *, mask=None, scale=None):
         np.copyto(scores, -np.inf, where=~mask)
     weights = _softmax_last_axis_inplace(scores)
     output = weights @ v.astype(dtype, copy=False)  # (..., T_q, T_k) @ (..., T_k, d_v)
+    if dtype != out_dtype:
+        output, weights = output.astype(out_dtype), weights.astype(out_dtype)
     return output, weights
 
 
@@ -211,7 +224,14 @@ def causal_mask(seq_len):
            [1, 1, 1]])
     """
     seq_len = check_positive_int(seq_len, "seq_len")
-    return np.tril(np.ones((seq_len, seq_len), dtype=bool))
+    check_allocation(
+        seq_len * seq_len,
+        f"causal_mask({seq_len})",
+        f"(seq_len, seq_len) = ({seq_len}, {seq_len}) booleans",
+        per_row=1,
+    )
+    positions = np.arange(seq_len)
+    return positions[:, None] >= positions[None, :]  # (T, 1) >= (1, T) -> (T, T), like np.tril
 
 
 def padding_mask(lengths, seq_len):
@@ -252,6 +272,11 @@ def padding_mask(lengths, seq_len):
         raise ValueError(
             f"every length must be between 0 and seq_len={seq_len}; got lengths={arr.tolist()}."
         )
+    check_allocation(
+        arr.size * seq_len,
+        f"padding_mask(..., {seq_len})",
+        f"(batch, 1, seq_len) = ({arr.size}, 1, {seq_len}) booleans",
+    )
     return (np.arange(seq_len) < arr[:, None])[:, None, :]  # (batch, 1, seq_len)
 
 
@@ -263,6 +288,7 @@ def split_heads(x, num_heads):
     would mix tokens between heads (a classic bug, see notebook 04).
     """
     x = as_float_array(x, "x")
+    check_no_neg_inf(x, "x")
     check_ndim_at_least(x, "x", 2, "(..., seq_len, d_model)")
     num_heads = check_positive_int(num_heads, "num_heads")
     *lead, seq_len, d_model = x.shape
@@ -280,6 +306,7 @@ def split_heads(x, num_heads):
 def merge_heads(x):
     """Inverse of :func:`split_heads`: (..., num_heads, seq_len, head_dim) -> (..., seq_len, d_model)."""
     x = as_float_array(x, "x")
+    check_no_neg_inf(x, "x")
     check_ndim_at_least(x, "x", 3, "(..., num_heads, seq_len, head_dim)")
     *lead, num_heads, seq_len, head_dim = x.shape
     x = x.swapaxes(-3, -2)  # (..., h, T, head_dim) -> (..., T, h, head_dim)
@@ -299,14 +326,22 @@ def _project(x, w, b, x_name, w_name, b_name, w_axis0_doc):
             "Hint: the course uses row vectors, x @ w with w of shape (d_in, d_out); "
             "if you copied a PyTorch weight, transpose it (w.T)."
         )
-    out = x @ w
-    if b is not None:
-        if b.shape != (w.shape[1],):
-            raise ValueError(
-                f"{b_name} must have shape ({w.shape[1]},) to match {w_name}; got "
-                f"{b_name}.shape={shape_str(b.shape)}."
-            )
-        out = out + b
+    if b is not None and b.shape != (w.shape[1],):
+        raise ValueError(
+            f"{b_name} must have shape ({w.shape[1]},) to match {w_name}; got "
+            f"{b_name}.shape={shape_str(b.shape)}."
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, naming the inputs
+        out = x @ w
+        if b is not None:
+            out = out + b
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"{x_name} @ {w_name}{' + ' + b_name if b is not None else ''} overflowed the {out.dtype} "
+            f"range (inf or NaN at {tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])}); "
+            f"largest |{x_name}| = {np.abs(x).max():.3g}, largest |{w_name}| = "
+            f"{np.abs(w).max():.3g}. Hint: entries of order 1 (e.g. w scaled by 1/sqrt(d_in)), or float64."
+        )
     return out
 
 
@@ -366,6 +401,14 @@ def multi_head_attention(
     """
     x_q = as_float_array(x_q, "x_q")
     x_kv = as_float_array(x_kv, "x_kv")
+    arrays = {}  # every weight and bias, checked by its own name before anything is computed
+    for name, val in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v), ("w_o", w_o)):
+        arrays[name] = as_float_array(val, name)
+    for name, val in (("b_q", b_q), ("b_k", b_k), ("b_v", b_v), ("b_o", b_o)):
+        arrays[name] = None if val is None else as_float_array(val, name)
+    for name, arr in (("x_q", x_q), ("x_kv", x_kv), *arrays.items()):
+        if arr is not None:
+            check_no_neg_inf(arr, name)
     check_ndim_at_least(x_q, "x_q", 2, "(..., seq_len_q, d_model)")
     check_ndim_at_least(x_kv, "x_kv", 2, "(..., seq_len_k, d_kv)")
     num_heads = check_positive_int(num_heads, "num_heads")
@@ -377,11 +420,6 @@ def multi_head_attention(
             f"x_q.shape={shape_str(x_q.shape)}, x_kv.shape={shape_str(x_kv.shape)}. Hint: pass "
             "one x_kv sequence per x_q sequence (equal batch sizes), or a batch size of 1."
         ) from err
-    arrays = {}
-    for name, val in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v), ("w_o", w_o)):
-        arrays[name] = as_float_array(val, name)
-    for name, val in (("b_q", b_q), ("b_k", b_k), ("b_v", b_v), ("b_o", b_o)):
-        arrays[name] = None if val is None else as_float_array(val, name)
     d_model = arrays["w_q"].shape[-1] if arrays["w_q"].ndim == 2 else None
     kv_width = d_model  # New (GQA): the width of w_k and w_v
     if num_kv_heads is not None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_float_array, check_positive_int, shape_str
+from ._validation import as_float_array, check_mask, check_positive_int, shape_str
 from .core import causal_mask
 
 __all__ = [
@@ -86,6 +86,45 @@ def _name(fn) -> str:
     return getattr(fn, "__name__", repr(fn))
 
 
+class _BadResult(Exception):
+    """The suspect did not return a finite array of the expected shape (message says how)."""
+
+
+def _checked_result(result, fn_name: str, output_shape: tuple):
+    """``(output, weights)`` after checking that the suspect returned a finite ``output`` of
+    ``output_shape`` (weights, if returned, are left to the detector); raises ``_BadResult``."""
+    if result is None:
+        raise _BadResult(
+            f"{fn_name} returned None instead of an output of shape {shape_str(output_shape)}: "
+            "is its `return` line missing?"
+        )
+    try:
+        output, weights = _split_result(result, fn_name)
+    except TypeError as err:
+        raise _BadResult(str(err)) from None
+    if output.dtype == object or output.dtype.kind not in "biuf":
+        raise _BadResult(
+            f"{fn_name} returned {type(result).__name__} with dtype {output.dtype}, not a numeric "
+            f"array of shape {shape_str(output_shape)}."
+        )
+    if output.shape != tuple(output_shape):
+        raise _BadResult(
+            f"{fn_name} returned an output of shape {shape_str(output.shape)}; expected "
+            f"{shape_str(output_shape)} (one row of d_v values per query)."
+        )
+    bad = ~np.isfinite(output.astype(float))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise _BadResult(
+            f"{fn_name} returned an output with {int(bad.sum())} non-finite entries "
+            f"({output[idx]} at {idx}), so the check cannot measure anything. Usually a fully "
+            "masked row or an overflow; see find_nan."
+        )
+    if weights is not None and (weights.dtype == object or weights.dtype.kind not in "biuf"):
+        weights = None  # not weights we can read: judge the output alone
+    return output, weights
+
+
 def causality_leak(attention_fn: Callable, *, seq_len=6, d_k=4, seed=0, atol=1e-9) -> Diagnosis:
     """Check that ``attention_fn`` with a causal mask never lets a token see later tokens.
 
@@ -117,7 +156,14 @@ def causality_leak(attention_fn: Callable, *, seq_len=6, d_k=4, seed=0, atol=1e-
     rng = np.random.default_rng(seed)
     mask = causal_mask(seq_len)
     x = rng.normal(size=(3, seq_len, d_k))  # q, k, v
-    base, weights = _split_result(attention_fn(x[0], x[1], x[2], mask=mask), _name(attention_fn))
+    name = _name(attention_fn)
+    result = attention_fn(x[0], x[1], x[2], mask=mask)
+    if isinstance(result, tuple) and len(result) == 2 and result[1] is not None:
+        weights = np.asarray(result[1])
+        if weights.dtype.kind not in "biuf":
+            weights = None
+    else:
+        weights = None
     if weights is not None and weights.shape == (seq_len, seq_len):
         # NaN counts as weight: a NaN on a future key means the future was not cleanly blocked.
         leaky = (np.nan_to_num(np.abs(weights), nan=1.0) > atol) & ~mask
@@ -130,10 +176,21 @@ def causality_leak(attention_fn: Callable, *, seq_len=6, d_k=4, seed=0, atol=1e-
                 "queries see the future. Is the mask inverted (True meaning 'block' where the "
                 "course means 'may attend')?",
             )
+    try:
+        base, _ = _checked_result(result, name, (seq_len, d_k))
+    except _BadResult as err:
+        return Diagnosis("causality", False, f"could not check causality: {err}")
     for p in range(1, seq_len):
         y = x.copy()
         y[:, p:] = rng.normal(size=(3, seq_len - p, d_k))  # new tokens from position p on
-        out, _ = _split_result(attention_fn(y[0], y[1], y[2], mask=mask), _name(attention_fn))
+        try:
+            out, _ = _checked_result(attention_fn(y[0], y[1], y[2], mask=mask), name, base.shape)
+        except _BadResult as err:
+            return Diagnosis(
+                "causality",
+                False,
+                f"could not check causality: after changing tokens {p}..{seq_len - 1}, {err}",
+            )
         change = np.abs(np.nan_to_num(out[:p] - base[:p], nan=np.inf)).max(axis=-1)
         if (change > atol).any():
             i = int(np.argmax(change > atol))
@@ -196,7 +253,9 @@ def rows_sum_to_one(weights, *, mask=None, atol=1e-6) -> Diagnosis:
         )
     expected = np.ones(w.shape[:-1])
     if mask is not None:
-        m = np.broadcast_to(np.asarray(mask, dtype=bool), w.shape)
+        # Like the core: only a boolean mask (True = may attend). Converting a float (additive)
+        # mask with astype(bool) would read 0 = keep as "blocked" and -inf as "may attend".
+        m = np.broadcast_to(check_mask(mask, "mask", w.shape), w.shape)
         if (np.abs(w[~m]) > atol).any():
             idx = tuple(int(i) for i in np.argwhere((np.abs(w) > atol) & ~m)[0])
             return Diagnosis(
@@ -329,11 +388,28 @@ def measured_scale(attention_fn: Callable, *, d_k=16, num_heads=1) -> Diagnosis:
     v = np.eye(2, d_k)  # output = the weights in the first two columns
     if num_heads > 1:
         q, k, v = (np.broadcast_to(a, (num_heads, *a.shape)).copy() for a in (q, k, v))
-    output, weights = _split_result(attention_fn(q, k, v), _name(attention_fn))
+    name = _name(attention_fn)
+    try:
+        output, weights = _checked_result(attention_fn(q, k, v), name, v.shape[:-2] + (1, d_k))
+    except _BadResult as err:
+        return Diagnosis("scale", False, f"could not read the scale back: {err}")
+    expected_w = v.shape[:-2] + (1, 2)
+    if weights is not None and weights.shape != expected_w:
+        return Diagnosis(
+            "scale",
+            False,
+            f"could not read the scale back: {name} returned weights of shape "
+            f"{shape_str(weights.shape)}; expected {shape_str(expected_w)} (one query, two keys).",
+        )
     w = weights if weights is not None else output[..., :2]
     w = np.asarray(w, dtype=float).reshape(-1, 2)[0]
     if not np.all(np.isfinite(w)) or w.min() <= 0:
-        return Diagnosis("scale", False, f"could not read the scale back: weights {w}.")
+        return Diagnosis(
+            "scale",
+            False,
+            f"could not read the scale back: the weights of the two keys are {w}; both must be "
+            "finite and positive (a softmax never gives exactly 0 to an unmasked key).",
+        )
     scale = float(np.log(w[0] / w[1]))
     expected = 1.0 / math.sqrt(d_k)
     if math.isclose(scale, expected, rel_tol=1e-4):

@@ -261,3 +261,62 @@ def test_find_nan_catches_the_float16_fill_value():
     assert "float16" in d.message
     output32, _ = fill_1e9_attention(*(a.astype(np.float32) for a in (q, k, v)), mask)
     assert find_nan(output=output32), "in float32, -1e9 is finite: no NaN (uniform weights instead)"
+
+
+# --------------------------------------------------------------------------- suspects that return junk (issue 12)
+
+_JUNK = {
+    "None": lambda q, k, v, mask=None: None,
+    "NaN": lambda q, k, v, mask=None: np.full(v.shape[:-2] + (q.shape[-2], v.shape[-1]), np.nan),
+    "inf": lambda q, k, v, mask=None: np.full(v.shape[:-2] + (q.shape[-2], v.shape[-1]), np.inf),
+    "wrong shape": lambda q, k, v, mask=None: np.zeros((3, 7)),
+    "a string": lambda q, k, v, mask=None: "output",
+    "a 3-tuple": lambda q, k, v, mask=None: (v, v, v),
+}
+
+
+@pytest.mark.parametrize("junk", list(_JUNK))
+def test_causality_leak_says_when_the_suspect_returns_no_usable_output(junk):
+    """Before: NaN read as 'leaks from the future (by up to inf)', None as an IndexError."""
+    d = causality_leak(_JUNK[junk])
+    assert not d
+    assert d.message.startswith("could not check causality:"), d.message
+    assert "leaks from the future" not in d.message
+
+
+def test_causality_leak_says_when_a_later_call_returns_nan():
+    calls = []
+
+    def nan_the_second_time(q, k, v, mask=None):
+        calls.append(1)
+        out = correct_attention(q, k, v, mask)[0]
+        return out * np.nan if len(calls) > 1 else out
+
+    d = causality_leak(nan_the_second_time)
+    assert not d
+    assert "after changing tokens 1..5" in d.message
+    assert "non-finite" in d.message
+
+
+@pytest.mark.parametrize("junk", list(_JUNK))
+def test_measured_scale_says_when_the_suspect_returns_no_usable_output(junk):
+    d = measured_scale(lambda q, k, v: _JUNK[junk](q, k, v))
+    assert not d
+    assert d.message.startswith("could not read the scale back:"), d.message
+
+
+def test_measured_scale_rejects_weights_of_the_wrong_shape():
+    d = measured_scale(lambda q, k, v: (correct_attention(q, k, v)[0], np.ones((5, 5))))
+    assert not d
+    assert "weights of shape (5, 5)" in d.message
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [np.array([[0.0, -np.inf], [0.0, 0.0]]), np.array([[1, 0], [1, 1]])],
+    ids=["additive", "int"],
+)
+def test_rows_sum_to_one_rejects_a_non_boolean_mask(mask):
+    """Before: a float (additive) mask was converted with astype(bool), read inverted."""
+    with pytest.raises(TypeError, match="mask must be boolean"):
+        rows_sum_to_one(np.array([[1.0, 0.0], [0.5, 0.5]]), mask=mask)

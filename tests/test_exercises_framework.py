@@ -79,7 +79,7 @@ def test_modifying_the_input_is_reported(exercise):
 
     res = fw.check(exercise.name, in_place)
     assert res.status == fw.INCORRECT
-    assert "modify its input" in res.message
+    assert "modified its input `x`" in res.message
 
 
 def test_learner_exceptions_become_messages(exercise):
@@ -164,3 +164,183 @@ def test_an_int_is_not_mistaken_for_a_bool_mistake():
         assert "bool" in res.message
     finally:
         del fw.REGISTRY["_test_bool"]
+
+
+# --------------------------------------------------------------------------- hostile learners (issue 12)
+
+
+def _masked_mean(x, *, mask, extra):
+    """Reference of a test exercise whose arrays come as a keyword and nested in a list/dict."""
+    w = np.where(mask, x, 0.0)
+    return w.sum(axis=-1) + extra[0]["shift"].sum()
+
+
+@pytest.fixture
+def keyword_exercise():
+    ex = fw.Exercise(
+        name="_test_keyword",
+        notebook="tests",
+        title="masked sum",
+        reference=_masked_mean,
+        cases=[
+            fw.Case(
+                (np.arange(6.0).reshape(2, 3),),
+                {
+                    "mask": np.array([[True, False, True], [False, True, True]]),
+                    "extra": [{"shift": np.array([1.0, 2.0])}],
+                },
+                description="a (2, 3) input with a mask",
+            ),
+        ],
+        hints=["h"],
+    )
+    fw.register(ex)
+    yield ex
+    del fw.REGISTRY[ex.name]
+
+
+def test_a_keyword_argument_cannot_corrupt_the_stored_case(keyword_exercise):
+    """Before issue 12 only positional arrays were copied: writing into mask= changed the case."""
+    case = keyword_exercise.cases[0]
+    pristine = (case.kwargs["mask"].copy(), case.kwargs["extra"][0]["shift"].copy())
+
+    def writes_mask(x, *, mask, extra):
+        mask[...] = True
+        return x.sum(axis=-1)
+
+    res = fw.check("_test_keyword", writes_mask)
+    assert res.status == fw.INCORRECT
+    assert "modified its input `mask`" in res.message
+    assert np.array_equal(case.kwargs["mask"], pristine[0])
+    # A function that ignores the mask must still fail: the reference sees pristine data.
+    assert not fw.check("_test_keyword", lambda x, *, mask, extra: x.sum(axis=-1) + 3.0)
+    assert fw.check("_test_keyword", _masked_mean)
+
+
+def test_a_nested_argument_is_read_only_too(keyword_exercise):
+    case = keyword_exercise.cases[0]
+
+    def writes_nested(x, *, mask, extra):
+        extra[0]["shift"] += 1.0
+        return _masked_mean(x, mask=mask, extra=extra)
+
+    res = fw.check("_test_keyword", writes_nested)
+    assert "modified its input `extra`" in res.message
+    assert np.array_equal(case.kwargs["extra"][0]["shift"], [1.0, 2.0])
+
+
+def test_making_a_copy_writeable_again_is_still_caught(exercise):
+    def sneaky(x, axis=-1):
+        x.flags.writeable = True
+        x -= x.max()
+        return _ref(x, axis)
+
+    res = fw.check(exercise.name, sneaky)
+    assert "modified its input `x`" in res.message
+    assert fw.check(exercise.name, _ref)
+
+
+def test_an_endless_loop_is_stopped_and_the_kernel_stays_usable(exercise):
+    def forever(x, axis=-1):
+        while True:
+            pass
+
+    res = fw.check(exercise.name, forever, time_limit=0.2)
+    assert res.status == fw.INCORRECT
+    assert "still running after 0.2 seconds" in res.message
+    # no stray exception goes off later
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    assert fw.check(exercise.name, _ref, time_limit=0.2)
+
+
+def test_a_loop_that_swallows_the_stop_is_stopped_anyway(exercise):
+    def stubborn(x, axis=-1):
+        n = 0
+        while n < 30:
+            try:
+                while True:
+                    pass
+            except BaseException:  # noqa: BLE001 - exactly what a hostile learner might write
+                n += 1
+        return _ref(x, axis)  # a result after the limit does not count
+
+    res = fw.check(exercise.name, stubborn, time_limit=0.2)
+    assert "still running after" in res.message
+
+
+def test_the_exercise_time_limit_is_used(exercise, monkeypatch):
+    slow = fw.Exercise(**{**exercise.__dict__, "name": "_test_slow", "time_limit": 0.2})
+    fw.register(slow)
+    try:
+
+        def forever(x, axis=-1):
+            while True:
+                pass
+
+        assert "after 0.2 seconds" in fw.check("_test_slow", forever).message
+        monkeypatch.setattr(fw, "DEFAULT_TIME_LIMIT", 0.3)
+        assert "after 0.3 seconds" in fw.check(exercise.name, forever).message
+    finally:
+        del fw.REGISTRY["_test_slow"]
+
+
+def test_many_short_limits_leave_no_pending_stop(exercise):
+    """The watchdog racing the end of a call must not fire later (the exception is cleared)."""
+
+    def quick(x, axis=-1):
+        s = 0
+        for i in range(2000):
+            s += i
+        return _ref(x, axis)
+
+    results = [fw.check(exercise.name, quick, time_limit=0.0005).status for _ in range(100)]
+    assert set(results) <= {fw.CORRECT, fw.INCORRECT}
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    assert fw.check(exercise.name, _ref)
+
+
+@pytest.mark.parametrize(
+    "error", [SystemExit(3), SystemExit(), GeneratorExit("g"), ArithmeticError("a"), MemoryError()]
+)
+def test_system_exit_and_other_base_exceptions_are_reported(exercise, error):
+    def raises(x, axis=-1):
+        raise error
+
+    res = fw.check(exercise.name, raises)
+    assert res.status == fw.INCORRECT
+    assert f"raised {type(error).__name__}" in res.message
+
+
+def test_keyboard_interrupt_still_stops_the_check(exercise):
+    def interrupted(x, axis=-1):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fw.check(exercise.name, interrupted)
+
+
+def test_printing_is_captured_and_cut(exercise, capsys):
+    def chatty(x, axis=-1):
+        for i in range(1000):
+            print(f"line {i}")
+        print("x" * 1_000_000)
+        return _ref(x, axis)
+
+    res = fw.check(exercise.name, chatty)
+    assert res.status == fw.CORRECT
+    out, err = capsys.readouterr()
+    assert out == err == ""
+    assert "line 0\n" in res.message
+    assert "line 19" in res.message
+    assert "line 20" not in res.message
+    assert "more characters not shown" in res.message
+    assert len(res.message) < 2000
+
+
+def test_returning_none_says_so(exercise):
+    res = fw.check(exercise.name, lambda x, axis=-1: None)
+    assert "returned None" in res.message

@@ -68,7 +68,7 @@ def test_checks_leave_the_learners_inputs_alone():
 
     result = pitfalls.check_fix_padding_nan(in_place)
     assert not result
-    assert "modify its input" in result.message
+    assert "modified its input" in result.message
 
 
 def test_a_softmax_with_one_global_max_is_caught_on_rows_of_different_scale():

@@ -528,3 +528,32 @@ def test_building_an_explorer_keeps_the_learners_matplotlib_backend():
     env = {**os.environ, "ATTN_HELPERS_WIDGETS": "ipympl"}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("mode", ["static", "ipympl"])
+def test_scaling_explorer_control_set_to_none_shows_our_message_and_recovers(mode, monkeypatch):
+    """Issue 12: a Dropdown set to None in code gave numpy's/Python's raw error text."""
+    monkeypatch.setenv(_base.MODE_ENV, mode)
+    explorer = w.make_scaling_explorer()
+    c = explorer.controls
+    good = explorer.readout.value
+    heights = explorer.art.hist.get_data().values.copy()
+    c["scale"].value = None
+    message = explorer.message.value
+    assert "divide by" in message
+    assert "sqrt(d_k), sqrt(d_model), none" in message
+    assert "last good input" in message
+    assert "Error" not in message
+    assert explorer.readout.value == good  # the last good picture stays
+    np.testing.assert_array_equal(explorer.art.hist.get_data().values, heights)
+    c["d_k"].value = 16  # another change while the dropdown is still empty: still our message
+    assert "divide by" in explorer.message.value
+    assert "Error" not in explorer.message.value
+    c["scaling"].value = False  # the scale is not used: the picture updates
+    assert explorer.message.value == ""
+    assert "no scaling" in explorer.readout.value
+    c["scaling"].value = True
+    assert "divide by" in explorer.message.value
+    c["scale"].value = "sqrt(d_k)"  # the next valid value recovers
+    assert explorer.message.value == ""
+    assert "1/sqrt(d_k) = 0.250" in explorer.readout.value

@@ -16,9 +16,14 @@ the reference passes, every mistake fails *with its own diagnosis*, and a stub i
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import ctypes
 import html
 import inspect
+import io
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +43,14 @@ __all__ = [
     "register",
     "solution",
 ]
+
+#: Seconds a learner's function may run on one case before the check stops it (see ``_run_limited``).
+#: An exercise can set its own ``time_limit``; ``check(..., time_limit=...)`` overrides both.
+DEFAULT_TIME_LIMIT = 5.0
+#: How much of what a learner's function prints is kept and shown.
+OUTPUT_LINES = 20
+OUTPUT_CHARS = 2000
+OUTPUT_LINE_CHARS = 200
 
 NOT_ATTEMPTED = "not attempted"
 INCORRECT = "incorrect"
@@ -88,6 +101,8 @@ class Exercise:
         element-wise for tuples.
     rtol, atol : float
         Tolerances of the default comparison.
+    time_limit : float, optional
+        Seconds the learner's function may take on one case (default ``DEFAULT_TIME_LIMIT``).
     """
 
     name: str
@@ -100,6 +115,7 @@ class Exercise:
     compare: Callable | None = None
     rtol: float = 1e-6
     atol: float = 1e-9
+    time_limit: float | None = None
 
     def differs(self, expected, actual) -> str | None:
         """Return how ``actual`` differs from ``expected`` (None when they agree)."""
@@ -255,16 +271,220 @@ class Result:
         )
 
 
+# --------------------------------------------------------------------------- running a learner's code
+#
+# A learner's function is untrusted: it may write into its inputs, loop forever, call sys.exit(),
+# print megabytes or return anything at all. Every call therefore gets
+# - a read-only deep copy of every argument (positional, keyword, nested in lists/tuples/dicts), so
+#   no stored case can be corrupted and the reference always sees pristine data;
+# - a time limit (``_run_limited``);
+# - a bounded buffer for what it prints (``_Output``).
+
+
+class _TimeLimit(BaseException):
+    """Raised inside the checked call by the watchdog. A BaseException, so that a learner's
+    ``except Exception:`` does not swallow it."""
+
+
+class _Stopped(Exception):
+    """The learner's call was stopped by the time limit."""
+
+
+def _freeze(x):
+    """Make every ndarray inside ``x`` (a deep copy) read-only; return ``x``."""
+    if isinstance(x, np.ndarray):
+        x.flags.writeable = False
+    elif isinstance(x, list | tuple):
+        for item in x:
+            _freeze(item)
+    elif isinstance(x, dict):
+        for item in x.values():
+            _freeze(item)
+    return x
+
+
+def _copies(case: Case, *, frozen: bool = True):
+    """Fresh deep copies of a case's arguments (read-only arrays unless ``frozen=False``)."""
+    args, kwargs = copy.deepcopy((tuple(case.args), dict(case.kwargs)))
+    if frozen:
+        _freeze(args)
+        _freeze(kwargs)
+    return args, kwargs
+
+
 def _call(fn, case: Case):
-    args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)
-    for a in args:
-        if isinstance(a, np.ndarray):
-            a.flags.writeable = False  # learners' functions must not modify their inputs
-    return fn(*args, **dict(case.kwargs))
+    """``fn`` on read-only deep copies of the case's arguments (for trusted functions)."""
+    args, kwargs = _copies(case)
+    return fn(*args, **kwargs)
 
 
-def check(name: str, fn: Callable) -> Result:
-    """Run the learner's ``fn`` against exercise ``name`` and return a :class:`Result`."""
+def _arg_names(fn, case: Case) -> list[tuple[str, object, object]]:
+    """(name, pristine value, key) for every argument, named as the learner's signature names it."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    out = [
+        (params[i] if i < len(params) else f"argument {i + 1}", a, i)
+        for i, a in enumerate(case.args)
+    ]
+    out += [(k, v, k) for k, v in case.kwargs.items()]
+    return out
+
+
+def _differs_from(pristine, value) -> bool:
+    """True if ``value`` no longer equals ``pristine`` (recursively; arrays compared NaN-aware)."""
+    if isinstance(pristine, np.ndarray):
+        return not (
+            isinstance(value, np.ndarray)
+            and value.shape == pristine.shape
+            and np.array_equal(value, pristine, equal_nan=pristine.dtype.kind in "fc")
+        )
+    if isinstance(pristine, list | tuple):
+        return (
+            not isinstance(value, list | tuple)
+            or len(value) != len(pristine)
+            or any(_differs_from(p, v) for p, v in zip(pristine, value))
+        )
+    if isinstance(pristine, dict):
+        return (
+            not isinstance(value, dict)
+            or value.keys() != pristine.keys()
+            or any(_differs_from(pristine[k], value[k]) for k in pristine)
+        )
+    return False  # ints, floats, functions: nothing the learner could change in place
+
+
+def _modified(fn, case: Case, args, kwargs) -> list[str]:
+    """Names of the arguments whose copies (``args``, ``kwargs``) no longer match the case."""
+    return [
+        name
+        for name, pristine, key in _arg_names(fn, case)
+        if _differs_from(pristine, args[key] if isinstance(key, int) else kwargs[key])
+    ]
+
+
+class _Output(io.TextIOBase):
+    """A write-only text stream that keeps the first lines of what it is given and counts the rest."""
+
+    def __init__(self, max_lines: int = OUTPUT_LINES, max_chars: int = OUTPUT_CHARS):
+        self.max_lines, self.max_chars = max_lines, max_chars
+        self.kept: list[str] = []
+        self.kept_chars = 0
+        self.kept_lines = 0
+        self.dropped_chars = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = self.max_chars - self.kept_chars
+        if room > 0 and self.kept_lines < self.max_lines:
+            piece = text[:room]
+            self.kept.append(piece)
+            self.kept_chars += len(piece)
+            self.kept_lines += piece.count("\n")
+            self.dropped_chars += len(text) - len(piece)
+        else:
+            self.dropped_chars += len(text)
+        return len(text)
+
+    def summary(self) -> str:
+        """What was printed, cut to the first lines, with how much was left out ('' if nothing)."""
+        text = "".join(self.kept)
+        if not text and not self.dropped_chars:
+            return ""
+        lines = text.splitlines()
+        shown = lines[: self.max_lines]
+        dropped = self.dropped_chars + sum(len(line) + 1 for line in lines[self.max_lines :])
+        dropped += sum(max(0, len(line) - OUTPUT_LINE_CHARS) for line in shown)
+        out = "\n".join(
+            line if len(line) <= OUTPUT_LINE_CHARS else line[:OUTPUT_LINE_CHARS] + " ..."
+            for line in shown
+        )
+        if dropped:
+            out += f"\n... ({dropped:,} more characters not shown)"
+        return out
+
+
+def _run_limited(fn, args, kwargs, limit: float | None):
+    """Call ``fn(*args, **kwargs)`` in this thread, stopping it after ``limit`` seconds.
+
+    A watchdog ``threading.Timer`` raises ``_TimeLimit`` inside this thread with
+    ``PyThreadState_SetAsyncExc``. The kernel stays usable: no process or thread is killed, the
+    learner's call just ends with an exception. Limitation: an asynchronous exception is delivered
+    only when the thread runs Python bytecode, so a call stuck inside one long C function (a huge
+    numpy product, ``time.sleep``) is interrupted only when that function returns to Python. A
+    function that catches BaseException and carries on is hit again every 0.1 s, and its result
+    is discarded. Raises ``_Stopped`` when the limit was hit.
+    """
+    if limit is None or limit <= 0:
+        return fn(*args, **kwargs)
+    thread_id = threading.get_ident()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False, "timer": None}
+
+    def fire():
+        with lock:
+            if state["done"]:
+                return
+            state["fired"] = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread_id), ctypes.py_object(_TimeLimit)
+            )
+            state["timer"] = threading.Timer(0.1, fire)  # again, if the learner swallowed it
+            state["timer"].daemon = True
+            state["timer"].start()
+
+    state["timer"] = threading.Timer(limit, fire)
+    state["timer"].daemon = True
+    try:
+        try:
+            state["timer"].start()
+            result = fn(*args, **kwargs)
+        finally:
+            while True:  # from here on the watchdog cannot fire any more
+                try:
+                    with lock:
+                        state["done"] = True
+                        state["timer"].cancel()
+                    break
+                except _TimeLimit:  # delivered just after we got the lock: finish the job
+                    state["fired"] = True
+            if state["fired"]:
+                # The exception may still be pending (it raced with the end of the call): clear it
+                # so that it cannot go off later in the checker or in the learner's next cell.
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+    except _TimeLimit:
+        raise _Stopped from None
+    if state["fired"]:
+        raise _Stopped
+    return result
+
+
+def _short(text: str, limit: int = 500) -> str:
+    text = str(text)
+    return (
+        text
+        if len(text) <= limit
+        else text[:limit] + f"... ({len(text) - limit:,} more characters)"
+    )
+
+
+def check(name: str, fn: Callable, *, time_limit: float | None = None) -> Result:
+    """Run the learner's ``fn`` against exercise ``name`` and return a :class:`Result`.
+
+    ``fn`` gets read-only copies of every argument, may run ``time_limit`` seconds per case
+    (default: the exercise's own ``time_limit``, else ``DEFAULT_TIME_LIMIT``), and what it prints
+    is captured and shown cut to its first lines. Any exception it raises, ``SystemExit``
+    included, becomes a message. ``KeyboardInterrupt`` is the one exception passed on: it is how
+    a real Ctrl-C (the kernel's "interrupt") stops a check, and the learner must keep that.
+    """
     exercise = _get(name)
     if not callable(fn):
         return Result(
@@ -273,10 +493,27 @@ def check(name: str, fn: Callable) -> Result:
             f"check_... expects your function itself, but got {_describe(fn)}. "
             "Pass the function without calling it, e.g. check_softmax(softmax).",
         )
+    limit = time_limit if time_limit is not None else exercise.time_limit
+    limit = DEFAULT_TIME_LIMIT if limit is None else limit
+    output = _Output()
+    result = _check(exercise, fn, limit, output)
+    printed = output.summary()
+    if printed:
+        result.message += f"\nYour function printed:\n{printed}"
+    return result
+
+
+def _check(exercise: Exercise, fn: Callable, limit: float, output: _Output) -> Result:
+    name = exercise.name
     for number, case in enumerate(exercise.cases, start=1):
         what = case.description or f"case {number}"
+        expected = _call(exercise.reference, case)  # from pristine data, before the learner runs
+        args, kwargs = _copies(case)
         try:
-            actual = _call(fn, case)
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                actual = _run_limited(fn, args, kwargs, limit)
+        except KeyboardInterrupt:
+            raise
         except NotImplementedError:
             return Result(
                 name,
@@ -284,14 +521,24 @@ def check(name: str, fn: Callable) -> Result:
                 "your function still raises NotImplementedError. "
                 f"Replace the stub with your code, then run the check again. Stuck? hint({name!r}).",
             )
-        except Exception as err:  # noqa: BLE001 - any learner error is reported, never a traceback
+        except _Stopped:
+            return Result(
+                name,
+                INCORRECT,
+                f"on {what}, your function was still running after {limit:g} seconds, so the check "
+                "stopped it. Look for a loop that never ends (a `while` whose condition never "
+                "becomes False) or a function that calls itself without a way out.",
+            )
+        except RecursionError:
+            return Result(
+                name,
+                INCORRECT,
+                f"on {what}, your function raised RecursionError (maximum recursion depth "
+                "exceeded): it calls itself, directly or indirectly, without ever stopping.",
+            )
+        except BaseException as err:  # noqa: BLE001 - any learner error is a message, never a traceback
             if isinstance(err, ValueError) and "read-only" in str(err):
-                return Result(
-                    name,
-                    INCORRECT,
-                    f"on {what}, your function tried to modify its input "
-                    "in place. Work on a copy (or build a new array) instead.",
-                )
+                return _modified_result(exercise, fn, case, what, limit)
             # A known mistake that fails the same way (e.g. `query @ keys` on non-square keys)?
             for mistake in exercise.mistakes:
                 try:
@@ -301,13 +548,23 @@ def check(name: str, fn: Callable) -> Result:
                         return Result(
                             name, INCORRECT, f"on {what}: {mistake.diagnosis}", mistake=mistake.name
                         )
+            says = f" The error says: {_short(err)}" if str(err) else ""
+            return Result(
+                name, INCORRECT, f"on {what}, your function raised {type(err).__name__}.{says}"
+            )
+        changed = _modified(fn, case, args, kwargs)
+        if changed:  # it made a read-only copy writeable again and wrote into it
+            return _modified_message(name, what, changed)
+        if actual is None:
             return Result(
                 name,
                 INCORRECT,
-                f"on {what}, your function raised {type(err).__name__}. The error says: {err}",
+                f"on {what}, your function returned None. Did you forget the `return` line?",
             )
-        expected = _call(exercise.reference, case)
-        problem = exercise.differs(expected, actual)
+        try:
+            problem = exercise.differs(expected, actual)
+        except Exception as err:  # noqa: BLE001 - a result that cannot even be compared
+            problem = f"your result ({_short(_describe(actual), 200)}) cannot be compared with the expected one ({type(err).__name__})"
         if problem is None:
             continue
         for mistake in exercise.mistakes:
@@ -322,6 +579,29 @@ def check(name: str, fn: Callable) -> Result:
         return Result(name, INCORRECT, f"on {what}, {problem}. Stuck? hint({name!r}).")
     n = len(exercise.cases)
     return Result(name, CORRECT, f"{n} of {n} test cases match. {exercise.title}: done.")
+
+
+def _modified_message(name: str, what: str, changed: list[str]) -> Result:
+    which = " and ".join(f"`{c}`" for c in changed) if changed else "one of its inputs"
+    return Result(
+        name,
+        INCORRECT,
+        f"on {what}, your function modified its input {which} (it wrote into it in place). "
+        "Inputs belong to the caller: work on a copy (e.g. `x = x.copy()`) or build a new array.",
+    )
+
+
+def _modified_result(exercise: Exercise, fn, case: Case, what: str, limit: float) -> Result:
+    """The learner wrote into a read-only input: run it once more on writeable copies to name it."""
+    args, kwargs = _copies(case, frozen=False)
+    try:
+        with contextlib.redirect_stdout(_Output()), contextlib.redirect_stderr(_Output()):
+            _run_limited(fn, args, kwargs, limit)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # noqa: BLE001, S110 - only the inputs matter here
+        pass
+    return _modified_message(exercise.name, what, _modified(fn, case, args, kwargs))
 
 
 # --------------------------------------------------------------------------- hints and solutions

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..core import softmax
-from ._base import Explorer
+from ._base import Explorer, InputProblem
 
 __all__ = [
     "make_scaling_explorer",
@@ -313,9 +313,19 @@ class _ScalingExplorer(Explorer):
         c = self.controls
         c["scale"].disabled = not c["scaling"].value
         scale = c["scale"].value if c["scaling"].value else "none"
-        stats = scaling_statistics(
-            c["d_k"].value, spread=c["spread"].value, scale=scale, seq_len=self.seq_len
-        )
+        # A control set in code can hold what no click could (a Dropdown accepts None): say so
+        # in the course's words, keep the last picture, and carry on at the next valid value.
+        if scale not in SCALE_CHOICES:
+            raise InputProblem(
+                f"'divide by' is {scale!r}; choose one of {', '.join(SCALE_CHOICES)}, "
+                "or switch scaling off."
+            )
+        d_k, spread = c["d_k"].value, c["spread"].value
+        if not isinstance(d_k, int) or d_k < 1:
+            raise InputProblem(f"d_k must be a positive whole number; got {d_k!r}.")
+        if not isinstance(spread, int | float) or not 0 < spread < math.inf:
+            raise InputProblem(f"the spread of q and k must be a positive number; got {spread!r}.")
+        stats = scaling_statistics(d_k, spread=spread, scale=scale, seq_len=self.seq_len)
         stats["scale"] = scale
         stats["fractions"] = histogram_fractions(stats["scores"])
         stats["theory"] = theory_fractions(stats["theory_std"])
