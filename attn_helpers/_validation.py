@@ -154,9 +154,9 @@ def check_allocation(
         raise ValueError(
             f"{what} would need {_bytes_str(nbytes)} ({nbytes:,} bytes) for its {shape_doc}, more "
             f"than this machine can spare ({_bytes_str(limit)}){fits}. Hint: for long sequences "
-            "use chunked_attention(q, k, v, ...), which never builds the (seq_len, seq_len) "
-            "scores and takes a broadcast mask such as padding_mask(...) at no memory cost; "
-            "a full causal mask of this length cannot be held, so attend over shorter windows."
+            "use chunked_attention(q, k, v, causal=True) (or window=...), which never builds "
+            "the (seq_len, seq_len) scores nor a causal mask, and takes a broadcast mask such "
+            "as padding_mask(...) at no memory cost."
         )
 
 
