@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 REQS   := requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml binder/overrides.json
 
-.PHONY: lab test bench lint fixtures clean setup
+.PHONY: lab test bench bench-torch lint fixtures clean setup
 
 setup: $(STAMP)
 
@@ -42,6 +42,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Re-measures the PyTorch peer of the minilm entry and stores it in benchmarks/torch_reference.json
+# (needs the venv `make fixtures` builds; `make bench` uses it by itself when it exists).
+bench-torch:
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .fixture-venv-minilm/bin/python benchmarks/bench_minilm_torch.py --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check attn_helpers tests notebooks benchmarks scripts

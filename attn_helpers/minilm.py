@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._minilm_math import erf, gelu, l2_normalize, layer_norm, mean_pool
+from ._minilm_math import erf, gelu, gelu_inplace_float32, l2_normalize, layer_norm, mean_pool
 from .core import merge_heads, padding_mask, scaled_dot_product_attention, split_heads
 
 __all__ = [
@@ -239,8 +239,16 @@ def _params_from_state(state: dict, config: MiniLMConfig) -> dict:
     for i in range(config.num_layers):
         p = f"encoder.layer.{i}."
         layer = {}
-        for name, key in (("q", "query"), ("k", "key"), ("v", "value")):
-            layer[f"w_{name}"], layer[f"b_{name}"] = linear(p + "attention.self." + key)
+        qkv = [linear(p + "attention.self." + key) for key in ("query", "key", "value")]
+        # The three projections fused into one (d_model, 3 d_model) matrix for the forward pass:
+        # one matrix product instead of three. w_q, w_k and w_v are views into it (no copy), so
+        # the numbers exist once; count parameters without w_qkv and b_qkv.
+        layer["w_qkv"] = _frozen(np.concatenate([w for w, _ in qkv], axis=1))
+        layer["b_qkv"] = _frozen(np.concatenate([b for _, b in qkv]))
+        d = config.d_model
+        for i, name in enumerate("qkv"):
+            layer[f"w_{name}"] = layer["w_qkv"][:, i * d : (i + 1) * d]  # (d_model, d_model) view
+            layer[f"b_{name}"] = layer["b_qkv"][i * d : (i + 1) * d]
         layer["w_o"], layer["b_o"] = linear(p + "attention.output.dense")
         layer["ln1_gamma"] = _frozen(state[p + "attention.output.LayerNorm.weight"])
         layer["ln1_beta"] = _frozen(state[p + "attention.output.LayerNorm.bias"])
@@ -311,15 +319,18 @@ def minilm_forward(params, ids, lengths, *, config, return_weights=True):
     for layer in params["layers"]:
         # Multi-head self-attention from the course's building blocks (notebooks 03 and 04).
         # (batch, T, d_model) -> (batch, num_heads, T, head_dim)
-        q = split_heads(x @ layer["w_q"] + layer["b_q"], num_heads)
-        k = split_heads(x @ layer["w_k"] + layer["b_k"], num_heads)
-        v = split_heads(x @ layer["w_v"] + layer["b_v"], num_heads)
+        # q, k and v come from one fused product: x @ [w_q | w_k | w_v] (d_model, 3 d_model).
+        qkv = x @ layer["w_qkv"]  # (batch, T, d_model) -> (batch, T, 3 d_model)
+        qkv += layer["b_qkv"]
+        q, k, v = (split_heads(part, num_heads) for part in np.split(qkv, 3, axis=-1))
         # heads: (batch, num_heads, T, head_dim); weights: (batch, num_heads, T, T)
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)
         # (batch, num_heads, T, head_dim) -> (batch, T, d_model)
         attended = merge_heads(heads) @ layer["w_o"] + layer["b_o"]
         x = layer_norm(x + attended, layer["ln1_gamma"], layer["ln1_beta"], eps=eps)
-        h = gelu(x @ layer["w_ff1"] + layer["b_ff1"])  # (batch, T, d_model) -> (batch, T, d_ff)
+        h = x @ layer["w_ff1"]  # (batch, T, d_model) -> (batch, T, d_ff)
+        h += layer["b_ff1"]
+        gelu_inplace_float32(h)  # exact (erf) GELU, float32, in place: was half of encode's time
         x = layer_norm(
             x + h @ layer["w_ff2"] + layer["b_ff2"], layer["ln2_gamma"], layer["ln2_beta"], eps=eps
         )

@@ -10,6 +10,8 @@ Entries (keys of ``benchmarks/results.json``, each with ``goal`` and ``met``):
   projection, many short heads.
 - ``causal``: ``chunked_attention(causal=True)`` against the same call unmasked (tile skipping),
   with a stored ``causal_mask`` and a sliding window beside it.
+- ``minilm``: the real model's ``encode`` (one sentence, a batch of 32) against
+  sentence-transformers on PyTorch CPU, one thread each (``benchmarks/bench_minilm.py``).
 - ``widgets``: median update time of each explorer (``benchmarks/bench_widgets.py``).
 - ``notebooks``: wall time and peak memory of each notebook in a fresh kernel.
 - ``install``: size of the runtime environment.
@@ -44,7 +46,7 @@ from .bench_attention import (
     SDPA_GOAL_RATIO,
 )
 
-ENTRIES = ("sdpa", "chunked", "causal", "widgets", "notebooks", "install")
+ENTRIES = ("sdpa", "chunked", "causal", "minilm", "widgets", "notebooks", "install")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BLAS_ENV = "OPENBLAS_NUM_THREADS"
 THREAD_VARIABLES = (BLAS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -125,6 +127,10 @@ def run_entry(name: str, repeats: int) -> dict:
             from .bench_attention import bench_causal
 
             result = bench_causal(repeats=repeats)
+        elif name == "minilm":
+            from .bench_minilm import bench_minilm
+
+            result = bench_minilm()
         elif name == "widgets":
             result = bench_widgets(repeats=50)
         elif name == "notebooks":
@@ -252,6 +258,22 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
                 )  # fmt: skip
         else:
             rows.append(("causal", r.get("error", "?"), f"<= {CAUSAL_GOAL_RATIO:g}x", "NO"))
+    if "minilm" in results:
+        r = results["minilm"]
+        if "ratios" in r:
+            for case, ratio in r["ratios"].items():
+                rows.append(
+                    (f"minilm encode, {case}", f"{r['course_ms'][case]:.1f} ms = {ratio:.2f}x "
+                     f"sentence-transformers ({r['torch_ms'][case]:.1f} ms)",
+                     f"<= {r['goals'][case]:g}x PyTorch", ok(ratio <= r["goals"][case]))
+                )  # fmt: skip
+            rows.append(
+                ("  PyTorch numbers", f"{r['torch_source']}; torch {r['torch_versions']['torch']}, "
+                 f"{r['torch_versions']['torch_threads']} thread; re-measure: {r['remeasure']}",
+                 "", "")
+            )  # fmt: skip
+        else:
+            rows.append(("minilm", r.get("error", "?"), "<= 1.5x / 2x PyTorch", "NO"))
     if "widgets" in results:
         r = results["widgets"]
         if "explorers" in r:

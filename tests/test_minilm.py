@@ -462,3 +462,29 @@ def test_minilm_forward_rejects_bad_ids(model):
         minilm_forward(model.params, np.zeros((1, 600), dtype=int), [600], config=model.config)
     with pytest.raises(ValueError, match="lengths"):
         minilm_forward(model.params, np.array([[101, 102]]), [3], config=model.config)
+
+
+def test_fast_float32_gelu_is_exact_gelu_to_float32_precision():
+    """The forward pass's GELU (one rational erf, float32, in place) against math.erf."""
+    from attn_helpers._minilm_math import gelu_inplace_float32
+
+    x = np.linspace(-10, 10, 200_001)
+    exact = np.array([0.5 * t * (1 + math.erf(t / math.sqrt(2))) for t in x])
+    h = x.astype(np.float32)
+    out = gelu_inplace_float32(h)
+    assert out is h  # in place
+    assert out.dtype == np.float32
+    assert np.abs(out - exact).max() < 2e-6
+    big = gelu_inplace_float32(np.array([-1e30, -50.0, 50.0, 1e30], dtype=np.float32))
+    expected = np.array([-0.0, -0.0, 50.0, 1e30], dtype=np.float32)
+    np.testing.assert_array_equal(big, expected)  # the clip keeps erf at +-1: no overflow, no NaN
+    # The readable float64 gelu is the same function.
+    np.testing.assert_allclose(gelu(x[::101]), exact[::101], rtol=0, atol=1e-15)
+
+
+def test_fused_qkv_projection_equals_the_three_projections(model):
+    layer = model.params["layers"][0]
+    d = model.config.d_model
+    np.testing.assert_array_equal(layer["w_qkv"][:, d : 2 * d], layer["w_k"])
+    np.testing.assert_array_equal(layer["b_qkv"][2 * d :], layer["b_v"])
+    assert not layer["w_qkv"].flags.writeable
