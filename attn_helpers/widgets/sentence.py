@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from types import SimpleNamespace
 
 import ipywidgets as widgets
@@ -12,7 +11,6 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from .._validation import as_float_array, shape_str
-from ..minilm import TruncationWarning
 from ._base import Explorer, InputProblem, relayout, token_label
 
 __all__ = ["make_heads_explorer", "make_sentence_explorer", "prepare_sentence"]
@@ -78,9 +76,7 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
             f"That text has {len(words)} words; this explorer shows at most {max_tokens} tokens."
         )
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            tokens, weights = attend(sentence)
+        tokens, weights = attend(sentence)
     except ValueError as err:
         raise InputProblem(f"Can't use that sentence: {err}") from err
     except Exception as err:
@@ -88,12 +84,6 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
             f"The model failed on that sentence ({type(err).__name__}: {err})."
         ) from err
     tokens = [str(t) for t in tokens]
-    cut = [w for w in caught if issubclass(w.category, TruncationWarning)]
-    for w in caught:  # any other warning is passed on as it was
-        if w not in cut:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if cut:  # the model truncated the text (minilm.TruncationWarning): never show it silently
-        raise InputProblem(f"The model cut that text: {cut[0].message}")
     if len(tokens) > max_tokens:
         raise InputProblem(
             f"That sentence has {len(tokens)} tokens; this explorer shows at most {max_tokens}. "
