@@ -49,6 +49,7 @@ __all__ = [
     "MiniLMConfig",
     "erf",
     "gelu",
+    "gelu_inplace_float32",
     "l2_normalize",
     "layer_norm",
     "load_minilm",
