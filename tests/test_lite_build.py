@@ -45,10 +45,13 @@ def test_missing_wasm_wheels_are_named_with_version_and_place(build_lite, tmp_pa
 
 
 def test_present_wheels_are_not_reported(build_lite, tmp_path):
-    assert build_lite.missing_wheels(_runtime(tmp_path, present=("numpy", "matplotlib"))) == []
-    assert build_lite.missing_wheels(_runtime(tmp_path, present=("numpy",)))[0].startswith(
-        "matplotlib"
-    )
+    (tmp_path / "both").mkdir()
+    (tmp_path / "one").mkdir()
+    both = _runtime(tmp_path / "both", present=("numpy", "matplotlib"))
+    assert build_lite.missing_wheels(both) == []
+    only_numpy = build_lite.missing_wheels(_runtime(tmp_path / "one", present=("numpy",)))
+    assert len(only_numpy) == 1
+    assert only_numpy[0].startswith("matplotlib 3.10.8")
 
 
 def test_where_looked_is_stated(build_lite):
