@@ -34,7 +34,7 @@ WHERE_LOOKED = (
     "pyodide-dist, pyodide-packages (404); PyPI numpy/matplotlib file lists (no emscripten or "
     "pyodide wheel; pip download --platform pyemscripten_2026_0_wasm32 finds none); the jsDelivr "
     "CDN and github.com (unreachable, and not allowed at run time); Debian emscripten 3.1.6 "
-    "(cannot build for the lock's emscripten 5.0.3). Evidence: docs/teaching.md, "Static site""
+    "(cannot build for the lock's emscripten 5.0.3). Evidence: docs/teaching.md, section Static site"
 )
 
 
