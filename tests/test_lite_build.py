@@ -24,6 +24,7 @@ def _runtime(tmp_path, present=()):
     lock = {
         "info": {"python": "3.14.2", "platform": "emscripten_5_0_3", "abi_version": "2026_0"},
         "packages": {
+            "micropip": {"version": "0.11.1", "file_name": "micropip-0.11.1-py3-none-any.whl"},
             "numpy": {"version": "2.4.6", "file_name": "numpy-2.4.6-cp314-cp314-pyemscripten_2026_0_wasm32.whl"},
             "matplotlib": {"version": "3.10.8", "file_name": "matplotlib-3.10.8-cp314-cp314-pyemscripten_2026_0_wasm32.whl"},
         },
@@ -36,7 +37,9 @@ def _runtime(tmp_path, present=()):
 
 def test_missing_wasm_wheels_are_named_with_version_and_place(build_lite, tmp_path):
     missing = build_lite.missing_wheels(_runtime(tmp_path))
-    assert len(missing) == 2
+    assert len(missing) == 3
+    assert missing[0].startswith("micropip 0.11.1")  # the kernel loads it before any cell
+    missing = missing[1:]
     assert missing[0].startswith(
         "numpy 2.4.6: numpy-2.4.6-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
     )
@@ -47,9 +50,11 @@ def test_missing_wasm_wheels_are_named_with_version_and_place(build_lite, tmp_pa
 def test_present_wheels_are_not_reported(build_lite, tmp_path):
     (tmp_path / "both").mkdir()
     (tmp_path / "one").mkdir()
-    both = _runtime(tmp_path / "both", present=("numpy", "matplotlib"))
+    both = _runtime(tmp_path / "both", present=("micropip", "numpy", "matplotlib"))
     assert build_lite.missing_wheels(both) == []
-    only_numpy = build_lite.missing_wheels(_runtime(tmp_path / "one", present=("numpy",)))
+    only_numpy = build_lite.missing_wheels(
+        _runtime(tmp_path / "one", present=("micropip", "numpy"))
+    )
     assert len(only_numpy) == 1
     assert only_numpy[0].startswith("matplotlib 3.10.8")
 
