@@ -87,6 +87,7 @@ def test_wordpiece_matches_tokenizers_on_every_course_and_fixture_text(tokenizer
         "hello [MASK] world[SEP]x",  # added tokens written in the text stay whole
         "ΑΣ ΣΑΣ İstanbul ǅungla ß ﬁ",  # per-character lowercasing, no final sigma
         "x\x0by\x1cz\x85w\u2028v\u00a0u",  # controls dropped, White_Space becomes a split
+        "a\u0378b \U000e0080 \U0010fffd",  # unassigned and private-use: kept (Cn) or dropped (Co)
         "$5+3=8 ^_^ ~`| «quoted» — dash… ¿qué?",  # ASCII symbols and Unicode punctuation
         "東京は日本の首都です 𠀀𪜀",  # CJK ideographs split, including the extension planes
         "a" * 101 + " " + "a" * 100,  # longer than max_input_chars_per_word: [UNK]
