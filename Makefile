@@ -1,7 +1,7 @@
 # The course in two commands:
 #   make lab    set up (first time only) and open JupyterLab on the first notebook
 #   make test   set up (first time only) and run every test: unit, property, parity, notebooks, browser
-# Other targets: make bench, make lint, make fixtures (needs PyTorch), make clean.
+# Other targets: make bench, make lint, make fixtures (needs PyTorch), make lite (static site), make clean.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 REQS   := requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml binder/overrides.json
 
-.PHONY: lab test bench bench-torch lint fixtures clean setup
+.PHONY: lab test bench bench-torch lint fixtures lite clean setup
 
 setup: $(STAMP)
 
@@ -62,5 +62,19 @@ fixtures:
 	.fixture-venv-minilm/bin/python -m pip install --quiet -r scripts/minilm-fixture-requirements.txt
 	.fixture-venv-minilm/bin/python scripts/make_minilm_fixtures.py
 
+# The static JupyterLite site in _site/ (docs/teaching.md): its own .lite-venv, the Pyodide runtime
+# from npm (`npm pack pyodide`), nothing from a CDN. Exit code 2 and a report when the Pyodide
+# kernel's numpy/matplotlib wasm wheels are missing (they are: see docs/teaching.md#static-site);
+# `make lite LITE_FLAGS=--allow-blocked` builds the site anyway, marked BLOCKED (exit code 3).
+LITE_FLAGS ?=
+.lite-venv/.installed: requirements-lite.txt
+	$(PYTHON) -m venv .lite-venv
+	.lite-venv/bin/python -m pip install --quiet -r requirements-lite.txt
+	@touch $@
+
+lite: .lite-venv/.installed
+	.lite-venv/bin/python scripts/build_lite.py $(LITE_FLAGS)
+
 clean:
 	rm -rf $(VENV) .fixture-venv .fixture-venv-minilm .pytest_cache .ruff_cache .hypothesis
+	rm -rf .lite-venv .lite-cache _site

@@ -56,6 +56,7 @@ __all__ = [
     "mean_pool",
     "minilm_forward",
     "model_dir",
+    "reference_outputs",
     "verify_files",
     "verify_weights",
 ]
@@ -149,6 +150,28 @@ def verify_files(folder) -> Path:
     for name, expected in FILE_SHA256.items():
         verify_weights(folder / name, expected=expected)
     return folder
+
+
+def reference_outputs() -> tuple[dict, dict]:
+    """The reference outputs shipped in the package (``attn_helpers/data``), for notebook 08.
+
+    A copy of ``tests/fixtures/minilm_batch.npz`` made by ``scripts/make_minilm_fixtures.py`` with
+    sentence-transformers and transformers on PyTorch (a test keeps the two identical), so the
+    notebook runs where the repository's tests folder is absent (an installed wheel, the browser).
+
+    Returns
+    -------
+    reference : dict of str -> ndarray
+        ``sentences`` (8,), ``ids`` and ``lengths``, ``embeddings`` (8, 384) and ``weights``
+        (8, 6, 12, 29, 29): the reference library's outputs.
+    versions : dict
+        The library versions that made them.
+    """
+    data = Path(__file__).parent / "data"
+    with np.load(data / "minilm_reference.npz") as npz:
+        reference = {key: npz[key] for key in npz.files}
+    versions = json.loads((data / "minilm_reference_versions.json").read_text(encoding="utf-8"))
+    return reference, versions
 
 
 class TruncationWarning(UserWarning):

@@ -87,6 +87,7 @@ def test_wordpiece_matches_tokenizers_on_every_course_and_fixture_text(tokenizer
         "hello [MASK] world[SEP]x",  # added tokens written in the text stay whole
         "ΑΣ ΣΑΣ İstanbul ǅungla ß ﬁ",  # per-character lowercasing, no final sigma
         "x\x0by\x1cz\x85w\u2028v\u00a0u",  # controls dropped, White_Space becomes a split
+        "a\u0378b \U000e0080 \U0010fffd",  # unassigned and private-use: kept (Cn) or dropped (Co)
         "$5+3=8 ^_^ ~`| «quoted» — dash… ¿qué?",  # ASCII symbols and Unicode punctuation
         "東京は日本の首都です 𠀀𪜀",  # CJK ideographs split, including the extension planes
         "a" * 101 + " " + "a" * 100,  # longer than max_input_chars_per_word: [UNK]
@@ -277,3 +278,28 @@ def test_missing_threadpoolctl_is_no_crash(monkeypatch):
     with _parallel.single_threaded_blas():
         _parallel.run_in_threads(lambda: seen.append, list(range(5)), 2)
     assert sorted(seen) == list(range(5))
+
+
+# --------------------------------------------------------------------------- packaged data
+
+
+def test_packaged_reference_is_the_fixture():
+    reference, versions = minilm.reference_outputs()
+    fixture = np.load(FIXTURES / "minilm_batch.npz")
+    assert sorted(reference) == sorted(fixture.files)
+    for key in fixture.files:
+        np.testing.assert_array_equal(reference[key], fixture[key], err_msg=key)
+    assert versions == json.loads((FIXTURES / "minilm_versions.json").read_text())
+
+
+def test_notebook_08_does_not_read_the_tests_folder():
+    cells = json.loads((ROOT / "notebooks" / "08_real_model.ipynb").read_text(encoding="utf-8"))
+    code = "".join("".join(c["source"]) for c in cells["cells"] if c["cell_type"] == "code")
+    assert "fixtures" not in code
+    assert '"tests"' not in code
+    assert "reference_outputs()" in code
+
+
+def test_pyproject_ships_the_data_files():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'attn_helpers = ["data/*.npz", "data/*.json"]' in text
