@@ -85,3 +85,13 @@ def test_sentence_explorer_message_says_the_model_cut_the_text(model):
 
     with pytest.raises(InputProblem, match="46 more word pieces were dropped"):
         prepare_sentence("word " * 300, model.attend, max_tokens=40)
+
+
+def test_sentence_explorer_never_draws_a_cut_text_even_when_it_could(model):
+    """With max_tokens above the model's 256, a cut text still gets a message, not a picture."""
+    from attn_helpers.widgets import InputProblem, prepare_sentence
+
+    with pytest.raises(InputProblem, match="read only the first 256 tokens.*46 more word pieces"):
+        prepare_sentence("word " * 300, model.attend, max_tokens=400)
+    tokens, _ = prepare_sentence("word " * 30, model.attend, max_tokens=400)
+    assert len(tokens) == 32

@@ -99,6 +99,11 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
             f"That sentence has {len(tokens)} tokens{cut}; this explorer shows at most "
             f"{max_tokens}. Try a shorter one."
         )
+    if cut:  # even when the explorer could draw it: a cut text is never shown as if whole
+        raise InputProblem(
+            f"The model read only the first {len(tokens)} tokens of that text{cut}, so the "
+            "picture would not show all of it. Try a shorter one."
+        )
     try:
         weights = as_layers_heads(weights, tokens)
     except (TypeError, ValueError) as err:
