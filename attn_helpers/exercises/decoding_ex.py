@@ -243,10 +243,10 @@ def check_repeat_kv(fn):
 def kv_cache_step_solution(q_new, k_new, v_new, k_cache, v_cache):
     """One decoding step: append the new key and value, attend with the new query over the cache.
 
-    q_new, k_new, v_new: (1, d); k_cache, v_cache: (t, d). Returns (output (1, d), k (t+1, d),
-    v (t+1, d)).
+    q_new, k_new, v_new: (1, head_dim); k_cache, v_cache: (t, head_dim). Returns (output
+    (1, head_dim), k (t+1, head_dim), v (t+1, head_dim)).
     """
-    k = np.concatenate([k_cache, k_new], axis=0)  # (t + 1, d): the new token sees itself too
+    k = np.concatenate([k_cache, k_new], axis=0)  # (t + 1, head_dim): the new token sees itself too
     v = np.concatenate([v_cache, v_new], axis=0)
     scores = q_new @ k.T / np.sqrt(q_new.shape[-1])  # (1, t + 1): no mask, the cache is the past
     weights = _softmax_rows(scores)
@@ -281,11 +281,11 @@ register(
         cases=[
             Case(
                 (_randn(1, 4), _randn(1, 4), _randn(1, 4), _randn(3, 4), _randn(3, 4)),
-                description="a cache of 3 tokens, d=4",
+                description="a cache of 3 tokens, head_dim=4",
             ),
             Case(
                 (_randn(1, 8), _randn(1, 8), _randn(1, 8), _randn(7, 8), _randn(7, 8)),
-                description="a cache of 7 tokens, d=8",
+                description="a cache of 7 tokens, head_dim=8",
             ),
         ],
         mistakes=[
@@ -304,13 +304,13 @@ register(
             Mistake(
                 "no scale",
                 _step_no_scale,
-                "your scores are not divided by sqrt(d): a step must compute exactly what the full "
+                "your scores are not divided by sqrt(head_dim): a step must compute exactly what the full "
                 "scaled attention computes for that row.",
             ),
         ],
         hints=[
             "First grow the cache: np.concatenate([k_cache, k_new], axis=0), the same for v.",
-            "Then it is ordinary attention for one query: softmax(q_new @ k.T / sqrt(d)) @ v, "
+            "Then it is ordinary attention for one query: softmax(q_new @ k.T / sqrt(head_dim)) @ v, "
             "with no mask (the cache holds only the past and the token itself).",
         ],
     )
