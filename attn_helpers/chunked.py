@@ -170,7 +170,7 @@ def _tiles(q0, q1, k0, k1, causal, window):
     the window's edge) crosses is cut in four, down to ``MIN_CAUSAL_TILE``, so that its empty
     quarter is skipped too and only the smallest tiles on the diagonal pay for a mask. At
     (1, 4096, 64) float32, 52 % of the scores are computed, and causal attention takes 0.53-0.58x
-    the unmasked time with one BLAS thread, 0.58-0.66x with two (more, smaller matrix products,
+    the unmasked time with one BLAS thread, 0.6-0.7x with two (more, smaller matrix products,
     each with a fixed cost), where a stored ``causal_mask`` costs 1.5-1.7x (``make bench``,
     entry ``causal``).
     """
