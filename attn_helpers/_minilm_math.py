@@ -152,16 +152,9 @@ def gelu_inplace_float32(h: np.ndarray) -> np.ndarray:
     t = np.multiply(h, np.float32(1.0 / math.sqrt(2.0)))  # x / sqrt(2): erf's argument
     np.clip(t, -4.0, 4.0, out=t)
     t2 = np.multiply(t, t)  # the polynomials are odd (numerator) and even (denominator)
-    num = np.full_like(t2, _ERF32_NUM[0])
-    for c in _ERF32_NUM[1:]:  # Horner, in place: no temporary per coefficient
-        num *= t2
-        num += np.float32(c)
+    num = _horner(t2, _ERF32_NUM)  # in place, float32 throughout (t2 is float32)
     num *= t
-    den = np.full_like(t2, _ERF32_DEN[0])
-    for c in _ERF32_DEN[1:]:
-        den *= t2
-        den += np.float32(c)
-    num /= den  # erf(x / sqrt(2))
+    num /= _horner(t2, _ERF32_DEN)  # erf(x / sqrt(2))
     num += np.float32(1.0)
     num *= np.float32(0.5)
     h *= num  # x * Phi(x)
