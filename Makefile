@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 REQS   := requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml binder/overrides.json
 
-.PHONY: lab test bench bench-torch lint fixtures lite clean setup
+.PHONY: lab test bench bench-torch lint fixtures lite test-lite clean setup
 
 setup: $(STAMP)
 
@@ -62,18 +62,24 @@ fixtures:
 	.fixture-venv-minilm/bin/python -m pip install --quiet -r scripts/minilm-fixture-requirements.txt
 	.fixture-venv-minilm/bin/python scripts/make_minilm_fixtures.py
 
-# The static JupyterLite site in _site/ (docs/teaching.md): its own .lite-venv, the Pyodide runtime
-# from npm (`npm pack pyodide`), nothing from a CDN. Exit code 2 and a report when the Pyodide
-# kernel's numpy/matplotlib wasm wheels are missing (they are: see docs/teaching.md#static-site);
-# `make lite LITE_FLAGS=--allow-blocked` builds the site anyway, marked BLOCKED (exit code 3).
-LITE_FLAGS ?=
+# The static JupyterLite site in _site/ (docs/teaching.md#static-site): Pyodide 0.27.7 from npm, its
+# official package files (numpy 2.0.2, matplotlib 3.8.4, ...) checked one by one against Pyodide's
+# own pyodide-lock.json, pinned wheels from PyPI, nothing from a CDN; downloads cached in
+# .lite-cache/, the build tools in .lite-venv/. `make lite PYODIDE_DIST=/path/to/pyodide` takes the
+# package files from an official Pyodide 0.27.7 distribution folder instead.
+# `make test-lite` runs every notebook of the built site in headless Chromium (CI runs a subset).
+LITE_OUTPUT ?= _site
+PYODIDE_DIST ?=
 .lite-venv/.installed: requirements-lite.txt
 	$(PYTHON) -m venv .lite-venv
 	.lite-venv/bin/python -m pip install --quiet -r requirements-lite.txt
 	@touch $@
 
 lite: .lite-venv/.installed
-	.lite-venv/bin/python scripts/build_lite.py $(LITE_FLAGS)
+	PYODIDE_DIST="$(PYODIDE_DIST)" .lite-venv/bin/python scripts/build_lite.py --output-dir "$(LITE_OUTPUT)"
+
+test-lite: $(STAMP)
+	LITE_NOTEBOOKS=all $(BIN)/python -m pytest tests/browser/test_lite.py tests/test_lite_build.py -v
 
 clean:
 	rm -rf $(VENV) .fixture-venv .fixture-venv-minilm .pytest_cache .ruff_cache .hypothesis

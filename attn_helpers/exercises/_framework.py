@@ -22,6 +22,7 @@ import ctypes
 import html
 import inspect
 import io
+import sys
 import textwrap
 import threading
 from collections.abc import Callable, Sequence
@@ -421,9 +422,10 @@ def _run_limited(fn, args, kwargs, limit: float | None):
     only when the thread runs Python bytecode, so a call stuck inside one long C function (a huge
     numpy product, ``time.sleep``) is interrupted only when that function returns to Python. A
     function that catches BaseException and carries on is hit again every 0.1 s, and its result
-    is discarded. Raises ``_Stopped`` when the limit was hit.
+    is discarded. Raises ``_Stopped`` when the limit was hit. In Pyodide (the static site) no
+    thread can start, so there is no time limit there.
     """
-    if limit is None or limit <= 0:
+    if limit is None or limit <= 0 or sys.platform == "emscripten":
         return fn(*args, **kwargs)
     thread_id = threading.get_ident()
     lock = threading.Lock()

@@ -1,0 +1,241 @@
+"""Drive the static JupyterLite site (``make lite``) in headless Chromium: shared by the browser test
+(``tests/browser/test_lite.py``) and ``make bench``'s ``lite`` entry (``benchmarks/bench_lite.py``).
+
+- :func:`build_site`: ``make lite`` (cached downloads, every file hash-checked), timed.
+- :class:`StaticServer`: the built folder on 127.0.0.1 (a free port), in a thread, like any static
+  web server would serve it.
+- :class:`LitePage`: one notebook opened in a fresh page of a browser context; every request the
+  page or its kernel's worker makes is recorded, so that a test can assert none left 127.0.0.1.
+  ``run_all()`` runs every cell in the Pyodide kernel and returns each cell's error outputs.
+
+The page's JupyterLab is reached through ``window.jupyterapp``, which JupyterLite exposes when the
+page option ``exposeAppInBrowser`` is true: the driver adds that option to the ``jupyter-lite.json``
+the page fetches (the built site itself is not changed).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_site"
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def build_site(output: Path = SITE) -> float:
+    """Run ``make lite`` (its own venv, cached downloads); return the seconds it took."""
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["make", "--no-print-directory", "lite", f"LITE_OUTPUT={output}"],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    return time.perf_counter() - t0
+
+
+def site_bytes(site: Path = SITE) -> int:
+    return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm",
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".json": "application/json",
+        ".whl": "application/octet-stream",
+    }
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+class StaticServer:
+    """Serve a folder on 127.0.0.1 from a thread; ``url`` is its root. A context manager."""
+
+    def __init__(self, folder: Path = SITE):
+        handler = functools.partial(_Handler, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+def local_only(url: str) -> bool:
+    """True for the requests a static site may make: 127.0.0.1, or data:/blob: URLs of the page."""
+    parsed = urllib.parse.urlparse(url)
+    return parsed.scheme in ("data", "blob") or parsed.hostname == "127.0.0.1"
+
+
+_RUN_ALL = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.sessionContext.ready;
+  await app.commands.execute('notebook:run-all-cells');
+}"""
+
+_CELLS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cells = panel.content.model.cells;
+  const out = [];
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells.get(i);
+    if (c.type !== 'code') continue;
+    out.push({index: i, count: c.executionCount, outputs: c.outputs.toJSON()});
+  }
+  return {status: panel.sessionContext.session?.kernel?.status ?? 'none', cells: out};
+}"""
+
+
+class LitePage:
+    """One notebook of the site open in a new page of ``context`` (Playwright)."""
+
+    def __init__(self, context, server_url: str, notebook: str, timeout_ms: int = 120_000):
+        self.requests: list[str] = []
+        self.console_errors: list[str] = []
+        self.page = page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        page.on(
+            "console",
+            lambda m: self.console_errors.append(m.text) if m.type == "error" else None,
+        )
+        page.route("**/jupyter-lite.json", self._expose_app)
+        self.t_open = time.perf_counter()
+        page.goto(f"{server_url}/lab/index.html?path={urllib.parse.quote(notebook)}")
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext",
+            timeout=timeout_ms,
+        )
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status"
+            " === 'idle'",
+            timeout=timeout_ms,
+            polling=200,
+        )
+        self.t_kernel_idle = time.perf_counter()
+
+    @staticmethod
+    def _expose_app(route):
+        response = route.fetch()
+        config = response.json()
+        config.setdefault("jupyter-config-data", {})["exposeAppInBrowser"] = "true"
+        route.fulfill(response=response, body=json.dumps(config))
+
+    def cells(self) -> dict:
+        return self.page.evaluate(_CELLS)
+
+    def run_all(self, timeout_s: float) -> dict:
+        """Run every cell; return {"seconds", "cells", "errors", "unexecuted"}.
+
+        ``errors``: (cell index, ename, evalue) of every error output; ``unexecuted``: the code
+        cells without an execution count (JupyterLab stops at a cell that raised).
+        """
+        t0 = time.perf_counter()
+        self.page.evaluate(_RUN_ALL)
+        deadline = t0 + timeout_s
+        while True:  # the command resolves when the last cell finished; make sure of it
+            state = self.cells()
+            pending = [c for c in state["cells"] if c["count"] is None]
+            errors = [
+                (c["index"], o.get("ename"), o.get("evalue"))
+                for c in state["cells"]
+                for o in c["outputs"]
+                if o.get("output_type") == "error"
+            ]
+            if state["status"] == "idle" and (not pending or errors):
+                break
+            if time.perf_counter() > deadline:
+                break
+            time.sleep(0.5)
+        return {
+            "seconds": time.perf_counter() - t0,
+            "cells": state["cells"],
+            "errors": errors,
+            "unexecuted": [c["index"] for c in pending],
+            "status": state["status"],
+        }
+
+    def first_cell_seconds(self, timeout_s: float = 120) -> float:
+        """Seconds from opening the page to the first code cell's result (run with the kernel up)."""
+        self.page.evaluate(
+            """async () => {
+              const app = window.jupyterapp;
+              const panel = app.shell.currentWidget;
+              panel.content.activeCellIndex = panel.content.model.cells.length ? 0 : 0;
+              const cells = panel.content.model.cells;
+              for (let i = 0; i < cells.length; i++) {
+                if (cells.get(i).type === 'code') { panel.content.activeCellIndex = i; break; }
+              }
+              await app.commands.execute('notebook:run-cell');
+            }"""
+        )
+        self.page.wait_for_function(
+            """() => {
+              const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+              for (let i = 0; i < cells.length; i++) {
+                const c = cells.get(i);
+                if (c.type === 'code') return c.executionCount !== null;
+              }
+              return true;
+            }""",
+            timeout=timeout_s * 1000,
+            polling=100,
+        )
+        return time.perf_counter() - self.t_open
+
+    def execute(self, code: str, timeout_s: float = 120) -> str:
+        """Run ``code`` in the notebook's kernel (not in a cell); return what it printed and raised."""
+        return self.page.evaluate(
+            """async (code) => {
+              const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+              const future = kernel.requestExecute({code, store_history: false});
+              let text = '';
+              future.onIOPub = (msg) => {
+                const c = msg.content;
+                if (msg.header.msg_type === 'stream') text += c.text;
+                if (msg.header.msg_type === 'error') text += c.ename + ': ' + c.evalue + '\\n';
+                if (msg.header.msg_type === 'execute_result') text += c.data['text/plain'] + '\\n';
+              };
+              await future.done;
+              return text;
+            }""",
+            code,
+        )
+
+    def foreign_requests(self) -> list[str]:
+        return [u for u in self.requests if not local_only(u)]
+
+    def close(self) -> None:
+        self.page.close()
+
+
+def notebooks(folder: Path = NOTEBOOKS) -> list[str]:
+    """Every notebook the site carries (the top level of notebooks/), sorted by name."""
+    return sorted(p.name for p in folder.glob("*.ipynb"))
+
+
+def chromium_path() -> str | None:
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    return path if os.access(path, os.X_OK) else None
