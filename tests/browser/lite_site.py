@@ -9,15 +9,14 @@
   ``run_all()`` runs every cell in the Pyodide kernel and returns each cell's error outputs.
 
 The page's JupyterLab is reached through ``window.jupyterapp``, which JupyterLite exposes when the
-page option ``exposeAppInBrowser`` is true: the driver adds that option to the ``jupyter-lite.json``
-the page fetches (the built site itself is not changed).
+page option ``exposeAppInBrowser`` is true: the driver adds that option to each ``jupyter-lite.json``
+the page reads (the built site itself is not changed).
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import json
 import os
 import subprocess
 import threading
@@ -60,15 +59,25 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
 
+    def copyfile(self, source, outputfile):
+        self.server.bytes_sent += os.fstat(source.fileno()).st_size
+        super().copyfile(source, outputfile)
+
 
 class StaticServer:
-    """Serve a folder on 127.0.0.1 from a thread; ``url`` is its root. A context manager."""
+    """Serve a folder on 127.0.0.1 from a thread; ``url`` is its root; ``bytes_sent`` counts the
+    file bytes served. A context manager."""
 
     def __init__(self, folder: Path = SITE):
         handler = functools.partial(_Handler, directory=str(folder))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.bytes_sent = 0  # file bytes served (what the browsers downloaded)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.httpd.bytes_sent
 
     def __enter__(self):
         self.thread.start()
@@ -85,6 +94,21 @@ def local_only(url: str) -> bool:
     parsed = urllib.parse.urlparse(url)
     return parsed.scheme in ("data", "blob") or parsed.hostname == "127.0.0.1"
 
+
+#: Adds ``exposeAppInBrowser`` to each jupyter-lite.json the page reads (config-utils.js reads them
+#: with window.fetch; a route would miss the copies JupyterLite's service worker serves).
+_EXPOSE_APP = """(() => {
+  const fetch = window.fetch.bind(window);
+  window.fetch = async (resource, init) => {
+    const response = await fetch(resource, init);
+    const url = typeof resource === 'string' ? resource : resource.url;
+    if (!String(url).split('?')[0].endsWith('jupyter-lite.json') || !response.ok) return response;
+    const config = await response.clone().json();
+    config['jupyter-config-data'] = config['jupyter-config-data'] || {};
+    config['jupyter-config-data'].exposeAppInBrowser = 'true';
+    return new Response(JSON.stringify(config), {status: 200, headers: response.headers});
+  };
+})();"""
 
 _RUN_ALL = """async () => {
   const app = window.jupyterapp;
@@ -120,7 +144,7 @@ class LitePage:
             "console",
             lambda m: self.console_errors.append(m.text) if m.type == "error" else None,
         )
-        page.route("**/jupyter-lite.json", self._expose_app)
+        page.add_init_script(_EXPOSE_APP)
         self.t_open = time.perf_counter()
         page.goto(f"{server_url}/lab/index.html?path={urllib.parse.quote(notebook)}")
         page.wait_for_function(
@@ -135,13 +159,6 @@ class LitePage:
             polling=200,
         )
         self.t_kernel_idle = time.perf_counter()
-
-    @staticmethod
-    def _expose_app(route):
-        response = route.fetch()
-        config = response.json()
-        config.setdefault("jupyter-config-data", {})["exposeAppInBrowser"] = "true"
-        route.fulfill(response=response, body=json.dumps(config))
 
     def cells(self) -> dict:
         return self.page.evaluate(_CELLS)
