@@ -23,6 +23,7 @@ whole sequence (``forward``) to rounding, at O(T) instead of O(T^2) work per new
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,6 +192,8 @@ def train_causal_lm(*, steps=300, seed=0, d_model=32, num_heads=2, lr=0.01, batc
     if progress:
         from tqdm.auto import tqdm
 
+        if sys.platform == "emscripten":  # Pyodide (the static site): no thread for tqdm's monitor
+            tqdm.monitor_interval = 0
         bar = tqdm(bar, desc="training", unit="step")
     for _ in bar:
         rows = rng.choice(len(ids), size=min(batch_size, len(ids)), replace=False)

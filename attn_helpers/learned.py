@@ -32,6 +32,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -414,6 +415,8 @@ def train_pronoun_model(
     if progress:
         from tqdm.auto import tqdm
 
+        if sys.platform == "emscripten":  # Pyodide (the static site): no thread for tqdm's monitor
+            tqdm.monitor_interval = 0
         bar = tqdm(bar, desc="training", unit="step")
     for step in bar:
         batch = rng.choice(len(target), size=batch_size, replace=False)

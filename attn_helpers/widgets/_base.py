@@ -27,6 +27,7 @@ import html
 import io
 import itertools
 import os
+import sys
 from collections import OrderedDict
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -47,6 +48,8 @@ STATIC_NOTE = (
     "picture. For smoother updates install ipympl (it is in requirements.txt) and restart "
     "JupyterLab."
 )
+if sys.platform == "emscripten":  # the static site (JupyterLite): nothing to install there
+    STATIC_NOTE = "Static mode (in the browser): every change redraws a picture."
 
 
 class InputProblem(ValueError):
