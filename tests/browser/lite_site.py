@@ -241,6 +241,51 @@ class LitePage:
             code,
         )
 
+    def run_cells(self, indices, timeout_s: float = 300) -> list[dict]:
+        """Run the cells at ``indices`` in order, each to its end; return their outputs."""
+        outputs = []
+        for index in indices:
+            outputs.append(
+                self.page.evaluate(
+                    """async (index) => {
+                      const app = window.jupyterapp;
+                      const panel = app.shell.currentWidget;
+                      await panel.sessionContext.ready;
+                      panel.content.activeCellIndex = index;
+                      await app.commands.execute('notebook:run-cell');
+                      return panel.content.model.cells.get(index).outputs.toJSON();
+                    }""",
+                    index,
+                )
+            )
+        return outputs
+
+    def cell_index(self, text: str) -> int:
+        """The index of the first cell whose source contains ``text``."""
+        return self.page.evaluate(
+            """(text) => {
+              const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+              for (let i = 0; i < cells.length; i++) {
+                if (cells.get(i).sharedModel.getSource().includes(text)) return i;
+              }
+              return -1;
+            }""",
+            text,
+        )
+
+    def mark_cell(self, index: int, label: str):
+        """Scroll the cell at ``index`` into view and return a locator for its DOM node."""
+        self.page.evaluate(
+            """async ([index, label]) => {
+              const notebook = window.jupyterapp.shell.currentWidget.content;
+              notebook.activeCellIndex = index;
+              await notebook.scrollToItem(index, 'start');
+              notebook.widgets[index].node.setAttribute('data-lite-test', label);
+            }""",
+            [index, label],
+        )
+        return self.page.locator(f"[data-lite-test='{label}']")
+
     def foreign_requests(self) -> list[str]:
         return [u for u in self.requests if not local_only(u)]
 
