@@ -40,9 +40,9 @@ SCALE_MAX = math.log10(SCALE_START) + 48 * SCALE_STEP  # 10**0.81 = 6.4
 
 
 def snap_query(x, y):
-    """A pointer position as the sliders can hold it: rounded to 0.1, clipped to -3 ... 3."""
+    """A pointer position as the sliders hold it: rounded to 0.1, clipped to -3 ... 3."""
     return tuple(
-        float(np.clip(round(v / QUERY_STEP) * QUERY_STEP, -QUERY_LIMIT, QUERY_LIMIT))
+        float(np.clip(round(float(v), 1), -QUERY_LIMIT, QUERY_LIMIT)) + 0.0  # + 0.0: no -0.0
         for v in (x, y)
     )
 
