@@ -51,8 +51,10 @@ def drag_query(dragging, kind, *, in_axes, x=None, y=None):
     """What a mouse event does to the query: the logic of click-and-drag, as a plain function.
 
     A press in the keys' panel moves the query there and starts a drag; while dragging, every
-    motion inside the panel moves it; a release, or the pointer leaving the figure (a button
-    released out there is never reported), ends the drag. Motion without a drag does nothing.
+    motion inside the panel moves it; a release ends the drag where it happens (ipympl throttles
+    motion events, so the last ones can be dropped; the release is always sent); the pointer
+    leaving the figure ends it too (a button released out there is never reported). Motion
+    without a drag does nothing.
 
     Parameters
     ----------
@@ -76,7 +78,9 @@ def drag_query(dragging, kind, *, in_axes, x=None, y=None):
         return (True, snap_query(x, y)) if inside else (False, None)
     if kind == "motion":
         return dragging, (snap_query(x, y) if dragging and inside else None)
-    if kind in ("release", "leave"):
+    if kind == "release":  # the browser throttles motion events: the release has the last word
+        return False, (snap_query(x, y) if dragging and inside else None)
+    if kind == "leave":
         return False, None
     raise ValueError(f"kind must be 'press', 'motion', 'release' or 'leave'; got {kind!r}.")
 
@@ -128,6 +132,7 @@ class _QKVExplorer(Explorer):
                 description=f"scale (starts at 1/√d_k = {SCALE_START:.2f})",
                 readout_format=".2f",
                 style=style,
+                layout=widgets.Layout(width="480px"),  # the long label must leave a track
             ),
         }
         super().__init__(
