@@ -237,6 +237,7 @@ def make_mask_explorer() -> Explorer:
     -------
     Explorer
         An ``ipywidgets.VBox``. The readout names the fully masked rows and what each fill does
-        to them, and prints every row's sum.
+        to them, and prints every row's sum. With "none" or "causal" and some padding it also
+        says that the ``<pad>`` tokens take part (those masks know nothing of padding).
     """
     return _MaskExplorer()
