@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from .._validation import as_float_array, shape_str
-from ..plotting._labels import _axis_length_pt, _display, _ordinal
+from ..plotting._labels import _axis_length_pt, _display, _fit_labels, _ordinal
 from ._base import Explorer, InputProblem, relayout, token_label
 
 __all__ = ["make_heads_explorer", "make_sentence_explorer", "prepare_sentence"]
@@ -122,15 +122,11 @@ MAX_LABEL_PT = 9.0
 def label_layout(n: int, length_pt: float) -> tuple[float, int]:
     """Font size and step for ``n`` token labels along ``length_pt`` points.
 
-    The rule of the plotting helpers' labels, with the explorers' bounds: a label gets 85 % of
-    its share of the axis, between 6.5 and 9 pt; when even 6.5 pt would overlap, only every
-    ``step``-th token is labelled (and the axis says so).
+    The plotting helpers' rule (``attn_helpers.plotting``), with the explorers' bounds: a label
+    gets 85 % of its share of the axis, between 6.5 and 9 pt (the figure's size is fixed); when
+    even 6.5 pt would overlap, only every ``step``-th token is labelled (and the axis says so).
     """
-    spacing = max(length_pt, 1.0) / max(n, 1)
-    step = 1
-    while 0.85 * step * spacing < MIN_LABEL_PT and step < n:
-        step += 1
-    return min(MAX_LABEL_PT, 0.85 * step * spacing), step
+    return _fit_labels(n, length_pt, min_pt=MIN_LABEL_PT, max_pt=MAX_LABEL_PT)
 
 
 def _set_heatmap(ax, image, weights, tokens) -> int:
