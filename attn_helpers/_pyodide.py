@@ -14,16 +14,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
-import sys
 import sysconfig
 import zipfile
 
-__all__ = ["in_browser", "load_locked_package"]
-
-
-def in_browser() -> bool:
-    """True in Pyodide (WebAssembly in a browser), where threads and native libraries are absent."""
-    return sys.platform == "emscripten"
+__all__ = ["load_locked_package"]
 
 
 def load_locked_package(name: str) -> None:
