@@ -1,7 +1,8 @@
 # The course in two commands:
 #   make lab    set up (first time only) and open JupyterLab on the first notebook
 #   make test   set up (first time only) and run every test: unit, property, parity, notebooks, browser
-# Other targets: make bench, make lint, make fixtures (needs PyTorch), make lite (static site), make clean.
+# Other targets: make bench, make lint, make fixtures (needs PyTorch), make lite (static site),
+# make test-lite (every notebook of the static site in headless Chromium), make clean.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -73,7 +74,7 @@ fixtures:
 # own pyodide-lock.json, pinned wheels from PyPI, nothing from a CDN; downloads cached in
 # .lite-cache/, the build tools in .lite-venv/. `make lite PYODIDE_DIST=/path/to/pyodide` takes the
 # package files from an official Pyodide 0.27.7 distribution folder instead.
-# `make test-lite` runs every notebook of the built site in headless Chromium (CI runs a subset).
+# `make test-lite` runs every notebook of the built site in headless Chromium (.ci/run does too).
 LITE_OUTPUT ?= _site
 PYODIDE_DIST ?=
 .lite-venv/.installed: requirements-lite.txt
