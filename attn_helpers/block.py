@@ -52,7 +52,19 @@ def _layer_norm(x, gamma, beta, *, eps):
 
     ``(x - mean) / sqrt(var + eps) * gamma + beta`` over the last axis, with the biased
     (``ddof=0``) variance, as PyTorch's ``F.layer_norm``. MiniLM's forward pass calls this directly
-    so its 384-wide activations are not re-validated 13 times per call.
+    (and re-exports it as ``attn_helpers.minilm.layer_norm``) so its activations are not
+    re-validated 13 times per call; :func:`layer_norm` is the checked public version.
+
+    Parameters
+    ----------
+    x : ndarray of shape (..., d_model)
+    gamma, beta : ndarray of shape (d_model,)
+    eps : float
+        Added to the variance; all-MiniLM-L6-v2 uses 1e-12 (its config.json).
+
+    Returns
+    -------
+    ndarray of shape (..., d_model), numpy's result dtype of the inputs
     """
     mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
     centred = x - mean  # (..., d_model)
