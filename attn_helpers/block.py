@@ -352,23 +352,16 @@ def transformer_block(x, params, *, num_heads, norm="pre", mask=None, eps=1e-5, 
     weights : ndarray of shape (..., num_heads, seq_len, seq_len)
         The attention weights of every head.
     """
-    p = _check_block_params(params)
+    x, p = _check_block_args(x, params, norm)
     ln1 = p["ln1_gamma"], p["ln1_beta"]
     ln2 = p["ln2_gamma"], p["ln2_beta"]
     if norm == "pre":
-        x = _as_input(x, "x", min_ndim=2)
         attended, weights = _block_attention(layer_norm(x, *ln1, eps=eps), p, num_heads, mask)
         h = x + attended  # the residual stream: x plus what attention adds
         return h + _block_ffn(layer_norm(h, *ln2, eps=eps), p, approximate), weights
-    if norm == "post":
-        x = _as_input(x, "x", min_ndim=2)
-        attended, weights = _block_attention(x, p, num_heads, mask)
-        h = layer_norm(x + attended, *ln1, eps=eps)
-        return layer_norm(h + _block_ffn(h, p, approximate), *ln2, eps=eps), weights
-    raise ValueError(
-        f'norm must be "pre" or "post"; got {norm!r}. Hint: "pre" is GPT-2 and later models, '
-        '"post" the original Transformer and BERT.'
-    )
+    attended, weights = _block_attention(x, p, num_heads, mask)  # post-norm
+    h = layer_norm(x + attended, *ln1, eps=eps)
+    return layer_norm(h + _block_ffn(h, p, approximate), *ln2, eps=eps), weights
 
 
 def _block_attention(x, p, num_heads, mask):
@@ -382,6 +375,19 @@ def _block_ffn(x, p, approximate):
     return feed_forward(
         x, p["w_in"], p.get("b_in"), p["w_out"], p.get("b_out"), approximate=approximate
     )
+
+
+def _check_block_args(x, params, norm):
+    if norm not in ("pre", "post"):
+        raise ValueError(
+            f'norm must be "pre" or "post"; got {norm!r}. Hint: "pre" is GPT-2 and later models, '
+            '"post" the original Transformer and BERT.'
+        )
+    x = _as_input(x, "x", min_ndim=2)
+    p = _check_block_params(params)
+    for key in ("ln1_gamma", "ln1_beta", "ln2_gamma", "ln2_beta"):
+        p[key] = _check_feature_vector(p[key], f"params[{key!r}]", x.shape[-1])
+    return x, p
 
 
 def _check_block_params(params) -> dict:

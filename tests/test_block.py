@@ -356,6 +356,10 @@ def test_errors_name_the_argument():
         transformer_block(x, {k: v for k, v in p.items() if k != "ln2_gamma"}, num_heads=2)
     with pytest.raises(KeyError, match="does not use: w_gate"):
         transformer_block(x, {**p, "w_gate": p["w_in"]}, num_heads=2)
+    with pytest.raises(
+        ValueError, match=r"params\['ln2_beta'\] must have shape \(d_model,\) = \(4,\)"
+    ):
+        transformer_block(x, {**p, "ln2_beta": np.zeros(5)}, num_heads=2)
     with pytest.raises(TypeError, match="params must be a dict"):
         transformer_block(x, [1, 2], num_heads=2)
     with pytest.raises(ValueError, match='ffn must be "mlp"'):
