@@ -15,6 +15,7 @@ def np_softmax(x, axis=-1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
+
 NAMES = [
     "dot_scores",
     "weighted_average",

@@ -21,10 +21,12 @@ import copy
 import ctypes
 import functools
 import html
+import importlib
 import inspect
 import io
 import os
 import re
+import sys
 import textwrap
 import threading
 import warnings
@@ -506,9 +508,7 @@ def _forbidden_uses(fn, forbidden: Sequence[Callable]) -> list[str]:
     functions are followed too. The package's own functions are not looked into: they may use
     each other (``scaled_dot_product_attention`` uses ``softmax``; that is not the learner's call).
     """
-    targets = {
-        id(inspect.unwrap(f)): f"{f.__module__.split('.')[0]}.{f.__name__}" for f in forbidden
-    }
+    targets = {id(inspect.unwrap(f)): _public_name(f) for f in forbidden}
     found: list[str] = []
     if not targets:
         return found
@@ -567,6 +567,21 @@ def _forbidden_uses(fn, forbidden: Sequence[Callable]) -> list[str]:
 
     visit(fn, 0)
     return found
+
+
+def _public_name(f) -> str:
+    """``attn_helpers.softmax`` for what the package exports at the top, else where it lives."""
+    top = sys.modules.get(f.__module__.split(".")[0])
+    if top is not None and getattr(top, f.__name__, None) is f:
+        return f"{top.__name__}.{f.__name__}"
+    for public in ("attn_helpers.minilm", "attn_helpers.diagnostics"):
+        try:
+            module = importlib.import_module(public)
+        except ImportError:  # pragma: no cover - an optional dependency is missing
+            continue
+        if getattr(module, f.__name__, None) is f:
+            return f"{public}.{f.__name__}"
+    return f"{f.__module__}.{f.__name__}"
 
 
 def _has_contents(cell) -> bool:
