@@ -325,7 +325,7 @@ def _default_compare(
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             return (
                 f"your result{where} differs from the expected values (`rtol={rtol:g}`, `atol={atol:g}`); "
-                f"the first differing entry is at index {idx}: you have {a[idx]:.6g}"
+                f"the first differing entry is at index {idx}: you have {a[idx] + 0.0:.6g}"
             )
         return None
     return (
