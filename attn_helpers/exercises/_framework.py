@@ -319,13 +319,13 @@ def _default_compare(
             if a.ndim == 0:
                 return (
                     f"your result{where} is {a.item():.6g}, which is not the expected value "
-                    f"(rtol={rtol:g}, atol={atol:g})"
+                    f"(`rtol={rtol:g}`, `atol={atol:g}`)"
                 )
             bad = ~np.isclose(a, e, rtol=rtol, atol=atol)
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             return (
-                f"your result{where} differs from the expected values (rtol={rtol:g}, atol={atol:g}); "
-                f"the first differing entry is at index {idx}: you have {a[idx]:.6g}"
+                f"your result{where} differs from the expected values (`rtol={rtol:g}`, `atol={atol:g}`); "
+                f"the first differing entry is at index {idx}: you have {a[idx] + 0.0:.6g}"
             )
         return None
     return (
@@ -877,7 +877,8 @@ def _check(exercise: Exercise, fn: Callable, limit: float, output: _Output, warn
                 name,
                 NOT_ATTEMPTED,
                 "your function still raises `NotImplementedError`. "
-                f"Replace the stub with your code, then run the check again. Stuck? `hint({name!r})`.",
+                "Replace the stub with your code, then run the check again. "
+                f'Stuck? `hint("{name}")`.',
             )
         except _Stopped:
             return Result(
@@ -933,7 +934,7 @@ def _check(exercise: Exercise, fn: Callable, limit: float, output: _Output, warn
                 _narrow(exercise, fn, matches, number, limit) if len(matches) > 1 else matches[0]
             )
             return Result(name, INCORRECT, f"on {what}: {mistake.diagnosis}", mistake=mistake.name)
-        return Result(name, INCORRECT, f"on {what}, {problem}. Stuck? `hint({name!r})`.")
+        return Result(name, INCORRECT, f'on {what}, {problem}. Stuck? `hint("{name}")`.')
     n = len(exercise.cases)
     return Result(name, CORRECT, f"{n} of {n} test cases match. {exercise.title}: done.")
 
@@ -1032,9 +1033,9 @@ def hint(name: str, n: int | None = None, *, level: int | None = None):
     number = min(max(int(number), 1), len(hints))
     total = len(hints)
     if number < total:
-        nxt = f"Still stuck? `hint({name!r}, {number + 1})` shows hint {number + 1} of {total}."
+        nxt = f'Still stuck? `hint("{name}", {number + 1})` shows hint {number + 1} of {total}.'
     else:
-        nxt = f"That was the last hint. `solution({name!r})` shows a worked answer."
+        nxt = f'That was the last hint. `solution("{name}")` shows a worked answer.'
     body = hints[number - 1]
     text = f"Hint {number} of {total}: {body}\n{nxt}"
     md = f"**Hint {number} of {total}** for `{name}`: {body}\n\n{nxt}"

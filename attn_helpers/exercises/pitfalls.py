@@ -311,7 +311,7 @@ register(
     Exercise(
         name="fix_head_scale",
         notebook=NOTEBOOK,
-        title="Scale by sqrt(head_dim) inside multi-head attention",
+        title="Scale by `sqrt(head_dim)` inside multi-head attention",
         reference=fix_head_scale_solution,
         stub="heads_attention",
         forbidden=(scaled_dot_product_attention, multi_head_attention, chunked_attention),

@@ -137,7 +137,7 @@ register(
                 "wrong axis",
                 _mean_over_features,
                 "you averaged over the feature axis (`d_model`, axis 2). Pool over the tokens "
-                "(axis 1) so each sentence keeps its d_model features.",
+                "(axis 1) so each sentence keeps its `d_model` features.",
             ),
             Mistake(
                 "skipped [CLS]",
