@@ -103,12 +103,12 @@ def _ln_cases():
     g8, b8 = 1.0 + 0.5 * rng.standard_normal(8), 0.5 * rng.standard_normal(8)
     return [
         Case((rng.standard_normal((4, d)) * 3.0 + 2.0, gamma, beta),
-             description="x of shape (4, 6) (4 tokens, d_model=6), random gamma and beta"),
-        Case((batched, g8, b8), description="x of shape (2, 3, 8): a batch of 2 sequences of 3 tokens"),
+             description="`x` of shape (4, 6) (4 tokens, `d_model=6`), random `gamma` and `beta`"),
+        Case((batched, g8, b8), description="`x` of shape (2, 3, 8): a batch of 2 sequences of 3 tokens"),
         Case((tiny, gamma, beta),
-             description="x of shape (3, 6) whose rows vary by only about 0.001 (variance about 1e-6)"),
-        Case((constant, gamma, beta), description="x of shape (2, 6) whose second row is constant (3.0)"),
-        Case((tiny, gamma, beta), {"eps": 1e-3}, description="the rows of about 0.001 spread, eps=1e-3"),
+             description="`x` of shape (3, 6) whose rows vary by only about 0.001 (variance about 1e-6)"),
+        Case((constant, gamma, beta), description="`x` of shape (2, 6) whose second row is constant (3.0)"),
+        Case((tiny, gamma, beta), {"eps": 1e-3}, description="the rows of about 0.001 spread, `eps=1e-3`"),
     ]  # fmt: skip
 
 
@@ -146,8 +146,8 @@ register(
             Mistake(
                 "unbiased variance",
                 _ln_unbiased,
-                "you used the unbiased variance (dividing by d_model - 1, `ddof=1`). Layer norm "
-                "uses the plain mean of the squared deviations (divide by d_model), as "
+                "you used the unbiased variance (dividing by `d_model - 1`, `ddof=1`). Layer norm "
+                "uses the plain mean of the squared deviations (divide by `d_model`), as "
                 "`np.var` does by default and as PyTorch's `F.layer_norm` does.",
             ),
             Mistake(
@@ -189,8 +189,8 @@ register(
         hints=[
             "Each token is normalised on its own: take the mean and the variance over the last "
             "axis, `axis=-1`, with `keepdims=True` so they broadcast back against `x`.",
-            "The variance is the mean of the squared deviations from the mean (divide by d_model, "
-            "not d_model - 1). Add `eps` to it before the square root.",
+            "The variance is the mean of the squared deviations from the mean (divide by `d_model`, "
+            "not `d_model - 1`). Add `eps` to it before the square root.",
             "`(x - mean) / np.sqrt(var + eps)` has mean 0 and variance 1 per token; then "
             "`* gamma + beta`.",
         ],
@@ -290,9 +290,13 @@ def _block_cases():
             p[f"{ln}_gamma"] = 1.0 + 0.4 * rng.standard_normal(d)
             p[f"{ln}_beta"] = 0.4 * rng.standard_normal(d)
         x = 2.0 * rng.standard_normal(shape) + 0.5
-        tokens = "5 tokens, d_model=8" if len(shape) == 2 else "a batch of 2 x 4 tokens, d_model=12"
+        tokens = (
+            "5 tokens, `d_model=8`" if len(shape) == 2 else "a batch of 2 x 4 tokens, `d_model=12`"
+        )
         cases.append(
-            Case((x, p, num_heads), description=f"x of shape {shape} ({tokens}), {num_heads} heads")
+            Case(
+                (x, p, num_heads), description=f"`x` of shape {shape} ({tokens}), {num_heads} heads"
+            )
         )
     return cases
 
@@ -303,14 +307,16 @@ register(
         notebook="07b_the_transformer_block",
         title="A pre-norm transformer block",
         reference=pre_norm_block_solution,
+        solution_prelude="from attn_helpers import multi_head_attention\n"
+        "from attn_helpers.block import feed_forward, layer_norm",
         cases=_block_cases(),
         forbidden=(transformer_block,),  # the exercise: assemble the block from its pieces
         mistakes=[
             Mistake(
                 "post-norm",
                 _block_post_norm,
-                "you built a post-norm block (normalise *after* adding: `layer_norm(x + "
-                "attention(x))`). In a pre-norm block the layer norm goes *inside* the branch, "
+                "you built a post-norm block (normalise after adding: `layer_norm(x + "
+                "attention(x))`). In a pre-norm block the layer norm goes inside the branch, "
                 "before the sublayer, and the residual adds to the un-normalised stream: "
                 "`h = x + attention(layer_norm(x))`.",
             ),
@@ -329,7 +335,7 @@ register(
             Mistake(
                 "residual from the normalised stream",
                 _block_residual_from_normed,
-                "you added the sublayer's output to the *normalised* vectors. The residual "
+                "you added the sublayer's output to the normalised vectors. The residual "
                 "carries the raw stream past the norm: add to `x` (and `h`), not to "
                 "`layer_norm(x)`.",
             ),
@@ -342,7 +348,7 @@ register(
             Mistake(
                 "feed-forward reads x",
                 _block_ffn_reads_x,
-                "your feed-forward layer read `x`, the stream *before* attention. In a sequential "
+                "your feed-forward layer read `x`, the stream before attention. In a sequential "
                 "block it reads `h = x + attention(...)`, so it sees what attention added.",
             ),
         ],
