@@ -154,3 +154,13 @@ def test_minilm_layer_0_has_a_previous_token_head(model):
     assert np.all((shares >= 0) & (shares <= 1 + 1e-6))
     head = int(shares[PREVIOUS, 0].argmax())
     assert shares[PREVIOUS, 0, head] > 0.9 > 10 * uniform[PREVIOUS]
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from attn_helpers import head_roles
+
+    result = doctest.testmod(head_roles)
+    assert result.attempted > 0
+    assert result.failed == 0
