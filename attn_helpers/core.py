@@ -548,9 +548,13 @@ def sinusoidal_positions(seq_len, d_model, *, base=10000.0):
 def rotary_embedding(x, positions, *, base=10000.0):
     """Rotary position embedding (RoPE): rotate each pair of features by an angle set by position.
 
-    Convention: **split halves**, as in GPT-NeoX and Llama (``rotate_half``): feature ``i`` is
-    paired with feature ``i + head_dim // 2`` (not the interleaved pairs ``(2i, 2i + 1)`` of the
-    original RoFormer paper and GPT-J). Pair ``i`` turns by ``positions * base**(-2i / head_dim)``::
+    Convention: **split halves** (``rotate_half``), as in GPT-NeoX and in Hugging Face's Llama:
+    feature ``i`` is paired with feature ``i + head_dim // 2``. The RoFormer paper, GPT-J and Meta's
+    reference Llama code pair *adjacent* features ``(2i, 2i + 1)`` instead (notebook 05's
+    ``rope``); Hugging Face's conversion of the Llama weights permutes the output features of
+    the q and k projections so that split halves give the same scores. Either way the score depends only on
+    the offset, but a checkpoint works only with the convention its weights were laid out for.
+    Pair ``i`` turns by ``positions * base**(-2i / head_dim)``::
 
         x1, x2 = x[..., :half], x[..., half:]
         out = concat(x1 * cos - x2 * sin, x2 * cos + x1 * sin)

@@ -1009,3 +1009,15 @@ def test_tile_plan_lower_right_covers_every_visible_score(monkeypatch, t_q, t_k,
         assert masked == (not inside.all())
     assert covered.max() == 1
     assert np.all(covered[visible] == 1)
+
+
+def test_docstring_documents_each_parameter_once():
+    """Each parameter has one paragraph (the chunk_size paragraph was once duplicated and cut)."""
+    import inspect
+    import re
+
+    doc = chunked_attention.__doc__
+    for name in inspect.signature(chunked_attention).parameters:
+        entries = re.findall(rf"(?m)^    (?:\w+, )*{name}(?:, \w+)* : ", doc)
+        assert len(entries) == 1, (name, entries)
+    assert doc.count("Tokens per tile") == 1

@@ -183,3 +183,9 @@ def test_causal_fixtures_cover_both_corners():
             assert one.shape == (1, 9)
             assert one.all()
             assert not data["decode_one__mask_upper_left"][0, 1:].any()  # top-left: only key 0
+            # 7 queries, 4 keys, lower-right: queries 0-2 see no key. PyTorch warns "will produce
+            # NaNs" but its CPU kernel returns zeros there, as the course does (notebook 07 says so).
+            assert (
+                data["more_queries__fully_masked_lower_right"].tolist() == [True] * 3 + [False] * 4
+            )
+            assert np.all(data["more_queries__output_lower_right"][..., :3, :] == 0)
