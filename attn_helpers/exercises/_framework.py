@@ -12,6 +12,14 @@ three outcomes:
 
 Because mistakes are data, the checkers test themselves: :func:`assert_checker_sound` verifies that
 the reference passes, every mistake fails *with its own diagnosis*, and a stub is "not attempted".
+
+A checker that agrees with the reference on its cases accepts any function that also agrees there,
+so each exercise also declares ``wrong_variants``: plausible wrong answers (sign, min/max,
+abs/relu, off-by-one, wrong axis, wrong dtype or number type, transposes, the package function
+where it is forbidden) that the test suite runs against every registered exercise; each must be
+rejected, and some case must tell it apart from the reference. Integer answers are compared
+exactly, and a call to a package function in an exercise's ``forbidden`` list is found in the
+learner's code.
 """
 
 from __future__ import annotations
