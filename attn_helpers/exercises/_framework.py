@@ -856,13 +856,13 @@ def _narrow(exercise: Exercise, fn, candidates: list[Mistake], after: int, limit
     return remaining[0]
 
 
-def _forbidden_result(name: str, what: str, called: list[str]) -> Result:
+def _forbidden_result(name: str, called: list[str]) -> Result:
     which = " and ".join(f"`{c}`" for c in called)
     return Result(
         name,
         INCORRECT,
-        f"on {what}, your function calls the package's {which}. This exercise asks you to write "
-        "that step yourself, with numpy: the point is to see every line of it.",
+        f"your function calls the package's {which}. This exercise asks you to write that step "
+        "yourself, with numpy: the point is to see every line of it.",
         mistake="called a forbidden package function",
     )
 
@@ -920,7 +920,7 @@ def _check(exercise: Exercise, fn: Callable, limit: float, output: _Output, warn
                 name, INCORRECT, f"on {what}, your function raised `{type(err).__name__}`.{says}"
             )
         if called:
-            return _forbidden_result(name, what, called)
+            return _forbidden_result(name, called)
         changed = _modified(fn, case, args, kwargs)
         if changed:  # it made a read-only copy writeable again and wrote into it
             return _modified_message(name, what, changed)
