@@ -15,7 +15,8 @@ Entries (keys of ``benchmarks/results.json``, each with ``goal`` and ``met``):
 - ``widgets``: median update time of each explorer (``benchmarks/bench_widgets.py``).
 - ``notebooks``: wall time and peak memory of each notebook in a fresh kernel.
 - ``install``: size of the runtime environment.
-- ``lite``: the static site: build time, size, cold first cell, each notebook in Pyodide.
+- ``lite``: the static site: build time, size, cold first cell, each notebook in Pyodide (about
+  10 minutes, in Debian's chromium; ``benchmarks/bench_lite.py``).
 
 Usage::
 
