@@ -72,8 +72,8 @@ def test_fixtures_record_their_provenance():
             assert str(data["torch_version"]).startswith("2.13.0"), path.name
             assert len(data["cases"]) == len(data["description"]) > 0, path.name
     assert (
-        len(list(FIXTURES.glob("core_*.npz"))) == 6
-    )  # sdpa, mha, decoding (notebook 09) x 2 dtypes
+        len(list(FIXTURES.glob("core_*.npz"))) == 8
+    )  # sdpa, mha, decoding (notebook 09), block (07b; tests/test_block.py) x 2 dtypes
 
 
 @pytest.mark.parametrize(("case", "dtype", "arrays"), _load_cases("sdpa"))
