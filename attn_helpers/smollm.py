@@ -58,6 +58,7 @@ from ._gguf_model import (
     to_split_halves,
     verify_gguf,
 )
+from .block import _rms_norm, _silu, rms_norm, silu, swiglu
 from .core import (
     _softmax_last_axis_inplace,
     repeat_kv,
@@ -90,30 +91,14 @@ _SPECIAL_LIKE = re.compile(r"<\|[^<>|\s]{1,40}\|>")
 
 
 # --------------------------------------------------------------------------- the block's pieces
-# (private copies until attn_helpers.block exists; same signatures, weights oriented (d_in, d_out))
+# RMSNorm, SiLU and SwiGLU are attn_helpers.block's (re-exported here). The forward pass calls their
+# unchecked maths (block._rms_norm, block._silu): the public functions scan every weight for NaN on
+# every call, which would double the memory read per generated token.
 
 
-def rms_norm(x, weight, *, eps=1e-6):
-    """RMSNorm: ``x / sqrt(mean(x**2) + eps) * weight`` over the last axis (no mean, no bias).
-
-    x : (..., d_model); weight : (d_model,). float32 in, float32 out.
-    """
-    ms = np.mean(x * x, axis=-1, keepdims=True)  # (..., 1)
-    return x * (1.0 / np.sqrt(ms + eps)) * weight
-
-
-def silu(x):
-    """SiLU (swish): ``x * sigmoid(x)``; exp overflow for very negative x gives exactly -0."""
-    with np.errstate(over="ignore"):
-        return x / (1.0 + np.exp(-x))
-
-
-def swiglu(x, w_gate, w_up, w_down):
-    """SwiGLU feed-forward: ``(silu(x @ w_gate) * (x @ w_up)) @ w_down``.
-
-    x : (..., d_model); w_gate, w_up : (d_model, d_ff); w_down : (d_ff, d_model).
-    """
-    return (silu(x @ w_gate) * (x @ w_up)) @ w_down
+def _swiglu(x, w_gate, w_up, w_down):
+    """:func:`attn_helpers.block.swiglu` without its argument checks (the hot path)."""
+    return (_silu(x @ w_gate) * (x @ w_up)) @ w_down  # (T, d) -> (T, d_ff) -> (T, d)
 
 
 # --------------------------------------------------------------------------- the model's data
@@ -507,7 +492,7 @@ class SmolLM:
         x = self.embed[ids]  # (T, d_model): the residual stream
         all_weights = []
         for i, layer in enumerate(self.layers):
-            h = rms_norm(x, layer.attn_norm, eps=c.rms_eps)
+            h = _rms_norm(x, layer.attn_norm, eps=c.rms_eps)
             q = (h @ layer.wq).reshape(seq_len, c.num_heads, c.head_dim).swapaxes(0, 1)  # (h, T, d)
             k = (
                 (h @ layer.wk).reshape(seq_len, c.num_kv_heads, c.head_dim).swapaxes(0, 1)
@@ -524,8 +509,8 @@ class SmolLM:
                 all_weights.append(w)
             attn = res.swapaxes(0, 1).reshape(seq_len, c.d_model)  # (h, T, d) -> (T, h*d)
             x = x + attn @ layer.wo
-            x = x + swiglu(
-                rms_norm(x, layer.ffn_norm, eps=c.rms_eps), layer.w_gate, layer.w_up, layer.w_down
+            x = x + _swiglu(
+                _rms_norm(x, layer.ffn_norm, eps=c.rms_eps), layer.w_gate, layer.w_up, layer.w_down
             )
             if x.dtype != np.float32:  # the float64 trap: same numbers, 5x slower
                 raise TypeError(
@@ -537,7 +522,7 @@ class SmolLM:
             cache.length = start + seq_len
         if last_only:
             x = x[-1:]
-        logits = rms_norm(x, self.output_norm, eps=c.rms_eps) @ self.embed.T  # (T, vocab)
+        logits = _rms_norm(x, self.output_norm, eps=c.rms_eps) @ self.embed.T  # (T, vocab)
         if last_only:
             logits = logits[0]
         if return_weights:

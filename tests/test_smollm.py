@@ -64,7 +64,7 @@ def _rng(name):
 
 def test_rms_norm_by_hand():
     x = np.array([[3.0, 4.0]], np.float32)
-    out = rms_norm(x, np.array([1.0, 2.0], np.float32), eps=0.0)
+    out = rms_norm(x, np.array([1.0, 2.0], np.float32), eps=1e-12)
     rms = np.sqrt((9 + 16) / 2)
     np.testing.assert_allclose(out, [[3 / rms, 8 / rms]], rtol=1e-6)
     assert out.dtype == np.float32
@@ -303,6 +303,20 @@ def test_model_readable_attention_equals_fast_on_a_real_layer(model):
 
 
 @needs_model
+def test_the_hot_path_pieces_equal_attn_helpers_block(model):
+    layer = model.layers[7]
+    x = _rng("block").standard_normal((4, 576)).astype(np.float32)
+    fast = smollm._swiglu(x, layer.w_gate, layer.w_up, layer.w_down)
+    np.testing.assert_allclose(
+        fast, swiglu(x, layer.w_gate, layer.w_up, layer.w_down), rtol=1e-6, atol=1e-6
+    )
+    eps = model.config.rms_eps
+    np.testing.assert_array_equal(
+        smollm._rms_norm(x, layer.ffn_norm, eps=eps), rms_norm(x, layer.ffn_norm, eps=eps)
+    )
+
+
+@needs_model
 def test_cache_gives_the_same_logits_as_the_full_pass(model):
     ids = model.tokenize(TROPHY)
     full = model.logits(ids)
@@ -320,7 +334,7 @@ def test_float32_throughout_and_the_float64_trap_is_caught(model, monkeypatch):
     ids = model.tokenize("Hello there")
     assert model.logits(ids).dtype == np.float32
     monkeypatch.setattr(
-        smollm, "silu", lambda x: x / (np.float64(1.0) + np.exp(-x)).astype(np.float64)
+        smollm, "_silu", lambda x: x / (np.float64(1.0) + np.exp(-x)).astype(np.float64)
     )
     with pytest.raises(TypeError, match="float32"):
         model.logits(ids)
