@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,9 @@ __all__ = [
 ]
 
 _ROLES = ("system", "user", "assistant")
+#: Models alive in this process, by file: a second load_smollm() of the same file returns the same
+#: (read-only) model instead of another 600 MB copy, e.g. when the exercise checkers need its weights.
+_LOADED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _SPECIAL_LIKE = re.compile(r"<\|[^<>|\s]{1,40}\|>")
 
 
@@ -705,6 +709,9 @@ def load_smollm(path=None, *, verify=True) -> SmolLM:
         If the file is not the pinned one.
     """
     path = gguf_path() if path is None else Path(path)
+    key = (str(path.resolve()) if path.is_file() else str(path), verify)
+    if key in _LOADED:
+        return _LOADED[key]
     if verify:
         verify_gguf(path)
     elif not path.is_file():
@@ -727,4 +734,12 @@ def load_smollm(path=None, *, verify=True) -> SmolLM:
             )
         )
     embed = w["token_embd.weight"]  # (vocab, d_model)
-    return SmolLM(config, embed, layers, w["output_norm.weight"], tokenizer, path=path)
+    model = SmolLM(config, embed, layers, w["output_norm.weight"], tokenizer, path=path)
+    for array in [
+        embed,
+        model.output_norm,
+        *(getattr(la, f) for la in layers for f in la.__dataclass_fields__),
+    ]:
+        array.flags.writeable = False  # shared by every user of this model: nobody may change it
+    _LOADED[key] = model
+    return model
