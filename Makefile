@@ -43,10 +43,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-# Re-measures the PyTorch peer of the minilm entry and stores it in benchmarks/torch_reference.json
-# (needs the venv `make fixtures` builds; `make bench` uses it by itself when it exists).
+# Re-measures the PyTorch peers of the minilm and smollm entries and stores them in
+# benchmarks/torch_reference.json and benchmarks/smollm_torch_reference.json (needs the venvs
+# `make fixtures` builds; `make bench` uses them by itself when they exist).
 bench-torch:
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .fixture-venv-minilm/bin/python benchmarks/bench_minilm_torch.py --write
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .fixture-venv-smollm/bin/python benchmarks/bench_smollm_torch.py --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check attn_helpers tests notebooks benchmarks scripts
