@@ -14,6 +14,7 @@ COURSE = [
     "07_common_pitfalls",
     "08_real_model",
     "09_decoding_kv_cache_rope_gqa",
+    "10_real_language_model",
 ]
 
 
