@@ -104,11 +104,23 @@ def test_rendering(exercise):
 
 
 def test_hints_and_solution(exercise):
-    assert "Hint 1: Exponentiate" in str(fw.hint(exercise.name))
+    assert "Hint 1 of 2: Exponentiate" in str(fw.hint(exercise.name))
     assert "Hint 2" not in str(fw.hint(exercise.name, level=1))
     sol = fw.solution(exercise.name)
     assert "def _ref" in str(sol)
     assert "```python" in sol._repr_markdown_()
+
+
+def test_a_hint_comes_one_at_a_time_and_names_the_next(exercise):
+    first = str(fw.hint(exercise.name))
+    assert "Subtract" not in first  # the second hint is not given away
+    assert "hint('_test_softmax', 2)" in first
+    second = str(fw.hint(exercise.name, 2))
+    assert second.startswith("Hint 2 of 2: Subtract")
+    assert "Exponentiate" not in second
+    assert "solution('_test_softmax')" in second
+    assert str(fw.hint(exercise.name, 9)) == second  # past the end: the last one
+    assert "**Hint 1 of 2**" in fw.hint(exercise.name)._repr_markdown_()
 
 
 def test_sound_checker_passes_self_test(exercise):
@@ -312,7 +324,7 @@ def test_system_exit_and_other_base_exceptions_are_reported(exercise, error):
 
     res = fw.check(exercise.name, raises)
     assert res.status == fw.INCORRECT
-    assert f"raised {type(error).__name__}" in res.message
+    assert f"raised `{type(error).__name__}`" in res.message
 
 
 def test_keyboard_interrupt_still_stops_the_check(exercise):
@@ -343,4 +355,149 @@ def test_printing_is_captured_and_cut(exercise, capsys):
 
 def test_returning_none_says_so(exercise):
     res = fw.check(exercise.name, lambda x, axis=-1: None)
-    assert "returned None" in res.message
+    assert "returned `None`" in res.message
+
+
+# --------------------------------------------------------------------------- issue 22
+
+
+def _count(d_model, num_heads):
+    return 4 * (d_model * d_model + d_model)
+
+
+@pytest.fixture
+def count_exercise():
+    ex = fw.Exercise(
+        name="_test_count",
+        notebook="tests",
+        title="count",
+        reference=_count,
+        cases=[fw.Case((512, 8), description="d_model=512")],
+        hints=["h"],
+    )
+    fw.register(ex)
+    yield ex
+    del fw.REGISTRY[ex.name]
+
+
+def test_an_integer_answer_is_compared_exactly_and_printed_in_full(count_exercise):
+    assert fw.check("_test_count", _count)
+    res = fw.check("_test_count", lambda d, h: float(_count(d, h)))
+    assert not res
+    assert "`1050624.0`" in res.message
+    assert "return an `int`" in res.message
+    assert not fw.check("_test_count", lambda d, h: _count(d, h) + 0.3)
+    res = fw.check("_test_count", lambda d, h: _count(d, h) + 1)
+    assert "`1050625`" in res.message  # in full, not 1.05062e+06
+    assert not fw.check("_test_count", lambda d, h: True)
+
+
+def test_a_float32_result_is_rejected(exercise):
+    res = fw.check(exercise.name, lambda x, axis=-1: _ref(x, axis).astype(np.float32))
+    assert not res
+    assert "float32" in res.message
+
+
+def _forbidden_helper(x, axis=-1):
+    return _ref(x, axis)
+
+
+def test_a_forbidden_package_function_is_named():
+    import attn_helpers
+
+    ex = fw.Exercise(
+        name="_test_forbidden",
+        notebook="tests",
+        title="own softmax",
+        reference=_ref,
+        cases=[fw.Case((np.array([1.0, 2.0, 3.0]),), description="three scores")],
+        forbidden=(attn_helpers.softmax,),
+        hints=["h"],
+    )
+    fw.register(ex)
+    try:
+        assert fw.check("_test_forbidden", _ref)
+        res = fw.check("_test_forbidden", lambda x, axis=-1: attn_helpers.softmax(x, axis=axis))
+        assert not res
+        assert "calls the package's `attn_helpers.softmax`" in res.message
+        # Via a helper of the learner's, or through numpy, it is still the learner's call.
+        from functools import partial
+
+        res = fw.check("_test_forbidden", partial(attn_helpers.softmax, axis=-1))
+        assert "`attn_helpers.softmax`" in res.message
+        # A package function that uses softmax internally is not the learner calling it.
+        res = fw.check(
+            "_test_forbidden",
+            lambda x, axis=-1: (
+                attn_helpers.scaled_dot_product_attention(
+                    np.eye(1), np.eye(1)[[0, 0, 0]] * 0, np.eye(3)
+                )[0][0]
+                * 0
+                + _ref(x, axis)
+            ),
+        )
+        assert res, res
+    finally:
+        del fw.REGISTRY["_test_forbidden"]
+
+
+def test_warnings_are_listed_as_warnings_and_output_keeps_its_lines(exercise):
+    def noisy(x, axis=-1):
+        print("first line")
+        print("second line")
+        with np.errstate(over="warn"):
+            np.exp(np.array([1000.0]))
+        return _ref(x, axis)
+
+    res = fw.check(exercise.name, noisy)
+    assert res
+    assert res.warned == ("RuntimeWarning: overflow encountered in exp",)
+    assert "overflow" not in res.printed
+    assert res.printed.startswith("first line\nsecond line\nfirst line")
+    html = res._repr_html_()
+    assert "first line\nsecond line</pre>" in html
+    assert "<li><code>RuntimeWarning: overflow encountered in exp</code></li>" in html
+
+
+def test_no_warning_leaks_from_the_checkers_own_code(exercise, recwarn):
+    fw.check(exercise.name, lambda x, axis=-1: np.asarray(x) * 0)  # mistakes run on every case
+    fw.check(exercise.name, _naive)
+    assert [str(w.message) for w in recwarn] == []
+
+
+def test_an_input_written_without_changing_it_is_named(exercise):
+    def subtracts_zero(x, axis=-1):
+        x -= 0
+        return _ref(x, axis)
+
+    res = fw.check(exercise.name, subtracts_zero)
+    assert "modified its input `x`" in res.message
+    assert "one of its inputs" not in res.message
+
+
+def test_tuple_items_are_counted_from_one_and_named():
+    def ref(x):
+        return x, 2 * x, 3 * x
+
+    ex = fw.Exercise(
+        name="_test_tuple",
+        notebook="tests",
+        title="three",
+        reference=ref,
+        cases=[fw.Case((np.ones(2),))],
+        returns=("dq", "dk", "dv"),
+        hints=["h"],
+    )
+    fw.register(ex)
+    try:
+        res = fw.check("_test_tuple", lambda x: (x, x, 3 * x))
+        assert "(the second item, `dk`)" in res.message
+    finally:
+        del fw.REGISTRY["_test_tuple"]
+
+
+def test_case_rng_depends_on_the_name_only():
+    a = fw.case_rng("softmax").standard_normal(3)
+    fw.case_rng("attention").standard_normal(100)
+    assert np.array_equal(a, fw.case_rng("softmax").standard_normal(3))
+    assert not np.array_equal(a, fw.case_rng("attention").standard_normal(3))
