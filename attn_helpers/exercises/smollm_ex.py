@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._common import _softmax_rows
-from ._framework import Case, Exercise, Mistake, check, register
+from ._framework import Case, Exercise, Mistake, WrongVariant, check, register, transformed
 
 __all__ = [
     "check_smollm_cached_gqa_step",
@@ -54,10 +54,21 @@ def _real():
     q_rot = _rope_split(q_split, pos, c.rope_base)
     k_rot = _rope_split(k, pos, c.rope_base)
     weights = model.attend(ids)  # (30, 9, T, T)
+    data = {
+        "x": x,
+        "attn_norm": layer.attn_norm,
+        "q_file": q_file,
+        "q": q_rot,
+        "k": k_rot,
+        "v": v,
+        "weights": weights,
+    }
+    # float64, numpy's default (the checkers ask for it): the model's float32 values, widened exactly
     return {
-        "x": x, "attn_norm": np.array(layer.attn_norm), "eps": c.rms_eps, "q_file": q_file,
-        "q": q_rot, "k": k_rot, "v": v, "weights": weights, "base": c.rope_base,
-    }  # fmt: skip
+        **{key: np.asarray(a, np.float64) for key, a in data.items()},
+        "eps": c.rms_eps,
+        "base": c.rope_base,
+    }
 
 
 class _LazyCases(Sequence):
@@ -163,6 +174,21 @@ register(
                 "you divided by the mean square itself; divide by its square root.",
             ),
         ],
+        wrong_variants=[
+            WrongVariant(
+                "float32 result",
+                transformed(rms_norm_solution, lambda out: np.asarray(out, np.float32)),
+            ),
+            WrongVariant(
+                "one mean for the whole array",
+                lambda x, w, eps: x / np.sqrt((x * x).mean() + eps) * w,
+            ),
+            WrongVariant("transposed", transformed(rms_norm_solution, lambda out: out.T)),
+            WrongVariant(
+                "eps ignored",
+                lambda x, w, eps: x / np.sqrt((x * x).mean(axis=-1, keepdims=True)) * w,
+            ),
+        ],
         hints=[
             "For each token (row), compute the mean of its squared features: `(x * x).mean(axis=-1, keepdims=True)`.",
             "Then `x / np.sqrt(ms + eps) * weight`: no mean is subtracted and there is no bias.",
@@ -220,6 +246,16 @@ def _rope_speed_i_over_d(x, positions, base):
     return out
 
 
+def _rope_sin_cos_swapped(x, positions, base):
+    half = x.shape[-1] // 2
+    angles = np.asarray(positions)[:, None] * base ** (-np.arange(half) * 2.0 / x.shape[-1])
+    cos, sin = np.sin(angles), np.cos(angles)
+    out = np.empty_like(x)
+    out[..., 0::2] = x[..., 0::2] * cos - x[..., 1::2] * sin
+    out[..., 1::2] = x[..., 1::2] * cos + x[..., 0::2] * sin
+    return out
+
+
 def _rope_cases():
     r = _real()
     T = r["q_file"].shape[1]
@@ -257,6 +293,14 @@ register(
                 _rope_speed_i_over_d,
                 "your angles have the wrong speeds: pair i turns at base ** (-2 * i / head_dim).",
             ),
+        ],
+        wrong_variants=[
+            WrongVariant(
+                "float32 result",
+                transformed(rope_adjacent_solution, lambda out: np.asarray(out, np.float32)),
+            ),
+            WrongVariant("positions ignored", lambda x, positions, base: np.array(x, copy=True)),
+            WrongVariant("sin and cos swapped", _rope_sin_cos_swapped),
         ],
         hints=[
             "The pairs are `x[..., 0::2]` and `x[..., 1::2]`: pair i is (feature 2i, feature 2i + 1).",
@@ -322,6 +366,13 @@ def _gqa_scale_by_d(q, k, v):
     return _gqa_scaled(q, k, v, 1.0 / q.shape[-1])
 
 
+def _gqa_mask_after_softmax(q, k, v):
+    group = q.shape[0] // k.shape[0]
+    k_full, v_full = np.repeat(k, group, axis=0), np.repeat(v, group, axis=0)
+    weights = _softmax_rows(q @ k_full.swapaxes(-1, -2) / np.sqrt(q.shape[-1]))
+    return (weights * np.tril(np.ones(weights.shape[-2:]))) @ v_full
+
+
 def _gqa_cases():
     r = _real()
     rng = _rng("gqa")
@@ -357,6 +408,16 @@ register(
                 _gqa_scale_by_d,
                 "you divided the scores by head_dim; divide by its square root, sqrt(head_dim) = 8.",
             ),
+        ],
+        wrong_variants=[
+            WrongVariant(
+                "float32 result",
+                transformed(gqa_attention_solution, lambda out: np.asarray(out, np.float32)),
+            ),
+            WrongVariant(
+                "tokens first", transformed(gqa_attention_solution, lambda out: out.swapaxes(0, 1))
+            ),
+            WrongVariant("mask after the softmax", _gqa_mask_after_softmax),
         ],
         hints=[
             "Give each query head its kv head: `group = q.shape[0] // k.shape[0]` and `np.repeat(k, group, axis=0)` (the same for v).",
@@ -442,6 +503,11 @@ register(
                 _sink_first_query_row,
                 "you read a row (what query 0 gives); the sink is a column: what every query gives to key 0, `weights[..., 1:, 0]`.",
             ),
+        ],
+        wrong_variants=[
+            WrongVariant("sum, not mean", lambda w: w[:, :, 1:, 0].sum(axis=(1, 2))),
+            WrongVariant("max, not mean", lambda w: w[:, :, 1:, 0].max(axis=(1, 2))),
+            WrongVariant("one number for all layers", lambda w: w[:, :, 1:, 0].mean()),
         ],
         hints=[
             "Column 0 of each (T, T) map is the weight every query gives to position 0: `weights[:, :, :, 0]`.",
@@ -543,6 +609,26 @@ register(
                 "prepended",
                 _step_prepended_gqa,
                 "you put the new key and value at the front of the cache; append them at the end, so position t is row t.",
+            ),
+        ],
+        wrong_variants=[
+            WrongVariant(
+                "cache not returned grown",
+                lambda q, kn, vn, kc, vc: (cached_gqa_step_solution(q, kn, vn, kc, vc)[0], kc, vc),
+            ),
+            WrongVariant(
+                "float32 output",
+                lambda *a: (
+                    np.asarray(cached_gqa_step_solution(*a)[0], np.float32),
+                    *cached_gqa_step_solution(*a)[1:],
+                ),
+            ),
+            WrongVariant(
+                "output without its token axis",
+                lambda *a: (
+                    cached_gqa_step_solution(*a)[0][:, 0],
+                    *cached_gqa_step_solution(*a)[1:],
+                ),
             ),
         ],
         hints=[
