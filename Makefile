@@ -23,7 +23,9 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python $(REQS)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# PYTHONWARNINGS quiets setuptools' editable-install banner (harmless: it warns that a folder
+	@# named attn_helpers in the current directory wins imports, which is exactly what we want).
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps -e .
 	@# JupyterLab defaults for the course: no news or update checks (no network at run time).
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
@@ -32,9 +34,13 @@ $(STAMP): $(BIN)/python $(REQS)
 
 # Jupyter refuses to run as root without --allow-root (containers, CI machines); add it only then.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
+# On Linux the kernel talks to JupyterLab over local sockets (IPC) instead of TCP on 127.0.0.1:
+# nothing listens on a port, and ipykernel's "running over TCP without encryption" warning goes away.
+# Elsewhere (macOS socket paths can exceed the OS limit) TCP stays: the warning is harmless there.
+KERNEL_TRANSPORT := $(if $(filter Linux,$(shell uname -s 2>/dev/null)),--KernelManager.transport=ipc,)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) $(KERNEL_TRANSPORT) \
 		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 
 test: $(STAMP)

@@ -52,7 +52,19 @@ def _layer_norm(x, gamma, beta, *, eps):
 
     ``(x - mean) / sqrt(var + eps) * gamma + beta`` over the last axis, with the biased
     (``ddof=0``) variance, as PyTorch's ``F.layer_norm``. MiniLM's forward pass calls this directly
-    so its 384-wide activations are not re-validated 13 times per call.
+    (and re-exports it as ``attn_helpers.minilm.layer_norm``) so its activations are not
+    re-validated 13 times per call; :func:`layer_norm` is the checked public version.
+
+    Parameters
+    ----------
+    x : ndarray of shape (..., d_model)
+    gamma, beta : ndarray of shape (d_model,)
+    eps : float
+        Added to the variance; all-MiniLM-L6-v2 uses 1e-12 (its config.json).
+
+    Returns
+    -------
+    ndarray of shape (..., d_model), numpy's result dtype of the inputs
     """
     mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
     centred = x - mean  # (..., d_model)
@@ -340,23 +352,16 @@ def transformer_block(x, params, *, num_heads, norm="pre", mask=None, eps=1e-5, 
     weights : ndarray of shape (..., num_heads, seq_len, seq_len)
         The attention weights of every head.
     """
-    p = _check_block_params(params)
+    x, p = _check_block_args(x, params, norm)
     ln1 = p["ln1_gamma"], p["ln1_beta"]
     ln2 = p["ln2_gamma"], p["ln2_beta"]
     if norm == "pre":
-        x = _as_input(x, "x", min_ndim=2)
         attended, weights = _block_attention(layer_norm(x, *ln1, eps=eps), p, num_heads, mask)
         h = x + attended  # the residual stream: x plus what attention adds
         return h + _block_ffn(layer_norm(h, *ln2, eps=eps), p, approximate), weights
-    if norm == "post":
-        x = _as_input(x, "x", min_ndim=2)
-        attended, weights = _block_attention(x, p, num_heads, mask)
-        h = layer_norm(x + attended, *ln1, eps=eps)
-        return layer_norm(h + _block_ffn(h, p, approximate), *ln2, eps=eps), weights
-    raise ValueError(
-        f'norm must be "pre" or "post"; got {norm!r}. Hint: "pre" is GPT-2 and later models, '
-        '"post" the original Transformer and BERT.'
-    )
+    attended, weights = _block_attention(x, p, num_heads, mask)  # post-norm
+    h = layer_norm(x + attended, *ln1, eps=eps)
+    return layer_norm(h + _block_ffn(h, p, approximate), *ln2, eps=eps), weights
 
 
 def _block_attention(x, p, num_heads, mask):
@@ -370,6 +375,19 @@ def _block_ffn(x, p, approximate):
     return feed_forward(
         x, p["w_in"], p.get("b_in"), p["w_out"], p.get("b_out"), approximate=approximate
     )
+
+
+def _check_block_args(x, params, norm):
+    if norm not in ("pre", "post"):
+        raise ValueError(
+            f'norm must be "pre" or "post"; got {norm!r}. Hint: "pre" is GPT-2 and later models, '
+            '"post" the original Transformer and BERT.'
+        )
+    x = _as_input(x, "x", min_ndim=2)
+    p = _check_block_params(params)
+    for key in ("ln1_gamma", "ln1_beta", "ln2_gamma", "ln2_beta"):
+        p[key] = _check_feature_vector(p[key], f"params[{key!r}]", x.shape[-1])
+    return x, p
 
 
 def _check_block_params(params) -> dict:

@@ -356,6 +356,10 @@ def test_errors_name_the_argument():
         transformer_block(x, {k: v for k, v in p.items() if k != "ln2_gamma"}, num_heads=2)
     with pytest.raises(KeyError, match="does not use: w_gate"):
         transformer_block(x, {**p, "w_gate": p["w_in"]}, num_heads=2)
+    with pytest.raises(
+        ValueError, match=r"params\['ln2_beta'\] must have shape \(d_model,\) = \(4,\)"
+    ):
+        transformer_block(x, {**p, "ln2_beta": np.zeros(5)}, num_heads=2)
     with pytest.raises(TypeError, match="params must be a dict"):
         transformer_block(x, [1, 2], num_heads=2)
     with pytest.raises(ValueError, match='ffn must be "mlp"'):
@@ -453,3 +457,50 @@ def test_block_fixtures_cover_what_the_issue_asks_for():
             assert {"gelu_exact", "gelu_tanh", "block_pre_causal"} <= {
                 str(c) for c in data["cases"]
             }
+
+
+# ---------------------------------------------------------------- a real post-norm model
+
+
+def test_a_minilm_layer_is_a_post_norm_block():
+    """all-MiniLM-L6-v2's first layer == transformer_block(norm="post") with its weights (notebook
+    07b's "Next" says so). Skips only when the model package is not installed, as test_minilm does."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec(minilm.MODEL_PACKAGE) is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run this test; install {minilm.MODEL_PACKAGE_PIN}")
+        pytest.skip(f"{minilm.MODEL_PACKAGE_PIN} is not installed")
+    model = minilm.load_minilm()
+    params, config = model.params, model.config
+    _, ids, lengths = model.tokenize(["The trophy didn't fit in the suitcase.", "It was too big."])
+    x = (
+        params["word_embeddings"][ids]
+        + params["position_embeddings"][: ids.shape[1]]
+        + params["token_type_embeddings"][0]
+    )  # (batch, T, 384)
+    x = layer_norm(x, params["ln_gamma"], params["ln_beta"], eps=config.layer_norm_eps)
+    layer = params["layers"][0]
+    w_q, w_k, w_v = np.split(layer["w_qkv"], 3, axis=-1)
+    b_q, b_k, b_v = np.split(layer["b_qkv"], 3)
+    block_params = {
+        "w_q": w_q, "w_k": w_k, "w_v": w_v, "w_o": layer["w_o"],
+        "b_q": b_q, "b_k": b_k, "b_v": b_v, "b_o": layer["b_o"],
+        "ln1_gamma": layer["ln1_gamma"], "ln1_beta": layer["ln1_beta"],
+        "ln2_gamma": layer["ln2_gamma"], "ln2_beta": layer["ln2_beta"],
+        "w_in": layer["w_ff1"], "b_in": layer["b_ff1"],
+        "w_out": layer["w_ff2"], "b_out": layer["b_ff2"],
+    }  # fmt: skip
+    from attn_helpers import padding_mask
+
+    mask = padding_mask(lengths, ids.shape[1])  # (batch, 1, T)
+    ours, _ = transformer_block(
+        x, block_params, num_heads=config.num_heads, norm="post", mask=mask,
+        eps=config.layer_norm_eps,
+    )  # fmt: skip
+    one_layer = dict(params, layers=params["layers"][:1])
+    theirs, _ = minilm.minilm_forward(one_layer, ids, lengths, config=config, return_weights=False)
+    assert ours.dtype == np.float32
+    real = np.arange(ids.shape[1]) < np.asarray(lengths)[:, None]  # padded rows are not compared
+    np.testing.assert_allclose(ours[real], theirs[real], atol=1e-4)
