@@ -423,3 +423,28 @@ def test_one_changed_byte_is_refused(tmp_path):
     with pytest.raises(ValueError, match=rf"not the expected one.*{_gguf_model.GGUF_SHA256}"):
         load_smollm(copy)
     assert _gguf_model.verify_gguf(_gguf_model.gguf_path()) == _gguf_model.gguf_path()
+
+
+@needs_model
+def test_the_header_reader_agrees_with_llama_cpps_gguf_reader():
+    import gguf
+
+    path = _gguf_model.gguf_path()
+    config, tok, weights = _gguf_model.read_gguf(path)
+    reader = gguf.GGUFReader(str(path))
+    assert tok["tokens"] == list(reader.fields["tokenizer.ggml.tokens"].contents())
+    assert tok["merges"] == list(reader.fields["tokenizer.ggml.merges"].contents())
+    assert tok["chat_template"] == reader.fields["tokenizer.chat_template"].contents()
+    assert tok["license"] == "apache-2.0"  # README's licence note quotes it
+    assert config.rope_base == reader.fields["llama.rope.freq_base"].contents()
+    assert len(weights) == len(reader.tensors) == 272
+    for t in reader.tensors[::7]:  # every 7th tensor: Q8_0, Q4_1 and F32 among them
+        expected = gguf.quants.dequantize(t.data, t.tensor_type)
+        np.testing.assert_array_equal(
+            weights[t.name], expected.reshape(weights[t.name].shape), err_msg=t.name
+        )
+
+
+def test_a_file_that_is_not_gguf_is_refused():
+    with pytest.raises(ValueError, match="not a GGUF file"):
+        _gguf_model._Header(b"PK\x03\x04" + bytes(20))
