@@ -294,6 +294,8 @@ class SmolLM:
         Token embedding, also the output layer (tied): ``logits = rms_norm(x) @ embed.T``.
     layers : list of SmolLMLayer
     output_norm : ndarray (d_model,)
+    tokens, merges : list of str
+        The byte-level BPE vocabulary (the id of a token is its index) and its merges, from the file.
     chat_template : str
         The Jinja chat template stored in the file (ChatML).
     special_tokens : dict of str -> int
@@ -307,6 +309,7 @@ class SmolLM:
         self.path = path
         self._tok = tokenizer
         self.tokens = tokenizer["tokens"]
+        self.merges = tokenizer["merges"]
         self.chat_template = tokenizer["chat_template"]
         self.bos_id, self.eos_id = tokenizer["bos_id"], tokenizer["eos_id"]
         self.special_tokens = {

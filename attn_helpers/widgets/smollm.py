@@ -84,8 +84,10 @@ class _SmolLMExplorer(Explorer):
         figure.colorbar(image, ax=ax, label="attention weight")
         ax.set_xlabel("key")
         ax.set_ylabel("query")
-        ax.set_xticks(range(MAX_TOKENS), ["suitcase"] * MAX_TOKENS, rotation=90)
-        ax.set_yticks(range(MAX_TOKENS), ["suitcase"] * MAX_TOKENS)
+        # Room for long labels and the title: the layout is computed once, with these, then frozen.
+        ax.set_title("layer 29, query head 8 (kv head 2)")
+        ax.set_xticks(range(MAX_TOKENS), ["␣suitcases"] * MAX_TOKENS, rotation=90)
+        ax.set_yticks(range(MAX_TOKENS), ["␣suitcases"] * MAX_TOKENS)
         self.dynamic(image)
         return SimpleNamespace(ax=ax, image=image)
 
