@@ -113,6 +113,9 @@ class SmolLMLayer:
     """One block's weights, float32, projections oriented (d_in, d_out) so that ``y = x @ w``.
 
     ``wq`` (576, 576) and ``wk`` (576, 192) have their output features in split-halves RoPE order.
+    ``w_qkv`` (576, 960) holds ``wq | wk | wv`` side by side and ``w_gate_up`` (576, 3072) holds
+    ``w_gate | w_up``: the forward pass multiplies by them once instead of three times and twice
+    (``wq``, ``wk``, ... are views into them, not copies). Build one with :meth:`build`.
     """
 
     attn_norm: np.ndarray
@@ -124,6 +127,31 @@ class SmolLMLayer:
     w_gate: np.ndarray
     w_up: np.ndarray
     w_down: np.ndarray
+    w_qkv: np.ndarray
+    w_gate_up: np.ndarray
+
+    @classmethod
+    def build(cls, attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down) -> SmolLMLayer:
+        """A layer from its nine weights (each (d_in, d_out)), stored C-contiguous and fused."""
+        w_qkv = np.ascontiguousarray(np.concatenate([wq, wk, wv], axis=1), dtype=np.float32)
+        w_gate_up = np.ascontiguousarray(np.concatenate([w_gate, w_up], axis=1), dtype=np.float32)
+        nq, nk, d_ff = wq.shape[1], wk.shape[1], w_gate.shape[1]
+        layer = cls(
+            attn_norm=np.ascontiguousarray(attn_norm, dtype=np.float32),
+            wq=w_qkv[:, :nq],  # views: (d_model, 576), (d_model, 192), (d_model, 192)
+            wk=w_qkv[:, nq : nq + nk],
+            wv=w_qkv[:, nq + nk :],
+            wo=np.ascontiguousarray(wo, dtype=np.float32),
+            ffn_norm=np.ascontiguousarray(ffn_norm, dtype=np.float32),
+            w_gate=w_gate_up[:, :d_ff],
+            w_up=w_gate_up[:, d_ff:],
+            w_down=np.ascontiguousarray(w_down, dtype=np.float32),
+            w_qkv=w_qkv,
+            w_gate_up=w_gate_up,
+        )
+        for name in cls.__dataclass_fields__:
+            getattr(layer, name).flags.writeable = False  # shared by every user of the model
+        return layer
 
 
 @dataclass
@@ -497,14 +525,14 @@ class SmolLM:
         cos = self._cos[start : start + seq_len]  # (T, half)
         sin = self._sin[start : start + seq_len]
         x = self.embed[ids]  # (T, d_model): the residual stream
+        nq, nk = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
         all_weights = []
         for i, layer in enumerate(self.layers):
             h = _rms_norm(x, layer.attn_norm, eps=c.rms_eps)
-            q = (h @ layer.wq).reshape(seq_len, c.num_heads, c.head_dim).swapaxes(0, 1)  # (h, T, d)
-            k = (
-                (h @ layer.wk).reshape(seq_len, c.num_kv_heads, c.head_dim).swapaxes(0, 1)
-            )  # (h_kv, T, d)
-            v = (h @ layer.wv).reshape(seq_len, c.num_kv_heads, c.head_dim).swapaxes(0, 1)
+            qkv = h @ layer.w_qkv  # (T, 576 + 192 + 192): q, k and v in one product
+            q = qkv[:, :nq].reshape(seq_len, c.num_heads, c.head_dim).swapaxes(0, 1)  # (h, T, d)
+            k = qkv[:, nq : nq + nk].reshape(seq_len, c.num_kv_heads, c.head_dim).swapaxes(0, 1)
+            v = qkv[:, nq + nk :].reshape(seq_len, c.num_kv_heads, c.head_dim).swapaxes(0, 1)
             q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
             if cache is not None:
                 cache.k[i, :, start : start + seq_len] = k
@@ -516,9 +544,8 @@ class SmolLM:
                 all_weights.append(w)
             attn = res.swapaxes(0, 1).reshape(seq_len, c.d_model)  # (h, T, d) -> (T, h*d)
             x = x + attn @ layer.wo
-            x = x + _swiglu(
-                _rms_norm(x, layer.ffn_norm, eps=c.rms_eps), layer.w_gate, layer.w_up, layer.w_down
-            )
+            gate_up = _rms_norm(x, layer.ffn_norm, eps=c.rms_eps) @ layer.w_gate_up  # (T, 2 * d_ff)
+            x = x + (_silu(gate_up[:, : c.d_ff]) * gate_up[:, c.d_ff :]) @ layer.w_down  # SwiGLU
             if x.dtype != np.float32:  # the float64 trap: same numbers, 5x slower
                 raise TypeError(
                     f"block {i} turned the residual stream into {x.dtype}; it must stay float32. "
@@ -640,14 +667,24 @@ class SmolLM:
         features with the split-halves RoPE (notebook 10 measures how much worse it is).
         """
         c = self.config
-        layers = [
-            dataclasses.replace(
-                layer,
-                wq=to_adjacent_pairs(layer.wq.T, c.num_heads).T,
-                wk=to_adjacent_pairs(layer.wk.T, c.num_kv_heads).T,
+        layers = []
+        for la in self.layers:
+            wq = to_adjacent_pairs(la.wq.T, c.num_heads).T
+            wk = to_adjacent_pairs(la.wk.T, c.num_kv_heads).T
+            w_qkv = np.ascontiguousarray(
+                np.concatenate([wq, wk, la.wv], axis=1)
+            )  # a new (576, 960)
+            w_qkv.flags.writeable = False
+            nq, nk = wq.shape[1], wk.shape[1]
+            layers.append(
+                dataclasses.replace(  # everything else (SwiGLU, wo, norms) shared, not copied
+                    la,
+                    w_qkv=w_qkv,
+                    wq=w_qkv[:, :nq],
+                    wk=w_qkv[:, nq : nq + nk],
+                    wv=w_qkv[:, nq + nk :],
+                )
             )
-            for layer in self.layers
-        ]
         clone = object.__new__(SmolLM)
         clone.__dict__.update(self.__dict__)
         clone.layers = layers
@@ -724,25 +761,21 @@ def load_smollm(path=None, *, verify=True) -> SmolLM:
     for i in range(config.num_layers):
         p = f"blk.{i}."
         layers.append(
-            SmolLMLayer(
-                attn_norm=w[p + "attn_norm.weight"],
-                wq=to_split_halves(w[p + "attn_q.weight"], config.num_heads).T,  # (d_in, d_out)
-                wk=to_split_halves(w[p + "attn_k.weight"], config.num_kv_heads).T,
-                wv=w[p + "attn_v.weight"].T,
-                wo=w[p + "attn_output.weight"].T,
-                ffn_norm=w[p + "ffn_norm.weight"],
-                w_gate=w[p + "ffn_gate.weight"].T,
-                w_up=w[p + "ffn_up.weight"].T,
-                w_down=w[p + "ffn_down.weight"].T,
+            SmolLMLayer.build(
+                attn_norm=w.pop(p + "attn_norm.weight"),
+                wq=to_split_halves(w.pop(p + "attn_q.weight"), config.num_heads).T,  # (d_in, d_out)
+                wk=to_split_halves(w.pop(p + "attn_k.weight"), config.num_kv_heads).T,
+                wv=w.pop(p + "attn_v.weight").T,
+                wo=w.pop(p + "attn_output.weight").T,
+                ffn_norm=w.pop(p + "ffn_norm.weight"),
+                w_gate=w.pop(p + "ffn_gate.weight").T,
+                w_up=w.pop(p + "ffn_up.weight").T,
+                w_down=w.pop(p + "ffn_down.weight").T,
             )
         )
     embed = w["token_embd.weight"]  # (vocab, d_model)
     model = SmolLM(config, embed, layers, w["output_norm.weight"], tokenizer, path=path)
-    for array in [
-        embed,
-        model.output_norm,
-        *(getattr(la, f) for la in layers for f in la.__dataclass_fields__),
-    ]:
+    for array in (embed, model.output_norm):
         array.flags.writeable = False  # shared by every user of this model: nobody may change it
     _LOADED[key] = model
     return model
