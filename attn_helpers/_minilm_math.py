@@ -1,5 +1,6 @@
-"""The numerics behind attn_helpers.minilm: erf, exact GELU, layer norm and mean pooling.
+"""The numerics behind attn_helpers.minilm: erf, exact GELU and mean pooling.
 
+Layer norm lives in :mod:`attn_helpers.block` (one formula for the course's blocks and MiniLM's).
 Private: import these from :mod:`attn_helpers.minilm`, which re-exports them. They are plain
 numpy functions named after the maths, tested on their own in tests/test_minilm.py.
 """
@@ -12,7 +13,7 @@ import numpy as np
 
 from .core import padding_mask
 
-__all__ = ["erf", "gelu", "gelu_inplace_float32", "l2_normalize", "layer_norm", "mean_pool"]
+__all__ = ["erf", "gelu", "gelu_inplace_float32", "l2_normalize", "mean_pool"]
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969),
 # coefficients as in Netlib SPECFUN's CALERF: erf on |x| <= 0.5, erfc * exp(x^2) on 0.5 < |x| <= 4
@@ -159,27 +160,6 @@ def gelu_inplace_float32(h: np.ndarray) -> np.ndarray:
     num *= np.float32(0.5)
     h *= num  # x * Phi(x)
     return h
-
-
-def layer_norm(x, gamma, beta, *, eps):
-    """Layer normalisation over the last axis: ``(x - mean) / sqrt(var + eps) * gamma + beta``.
-
-    Parameters
-    ----------
-    x : ndarray of shape (..., d_model)
-    gamma, beta : ndarray of shape (d_model,)
-        The learned scale and shift.
-    eps : float
-        Added to the (biased, ``ddof=0``) variance; all-MiniLM-L6-v2 uses 1e-12 (its config.json).
-
-    Returns
-    -------
-    ndarray of shape (..., d_model)
-    """
-    mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
-    centred = x - mean
-    var = (centred * centred).mean(axis=-1, keepdims=True)  # (..., 1), ddof=0 as in PyTorch
-    return centred / np.sqrt(var + eps) * gamma + beta
 
 
 def mean_pool(hidden, lengths):

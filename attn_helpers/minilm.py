@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._minilm_math import erf, gelu, gelu_inplace_float32, l2_normalize, layer_norm, mean_pool
+from ._minilm_math import erf, gelu, gelu_inplace_float32, l2_normalize, mean_pool
+from .block import _layer_norm as layer_norm  # the unchecked formula: no re-validation per layer
 from .core import merge_heads, padding_mask, scaled_dot_product_attention, split_heads
 
 __all__ = [

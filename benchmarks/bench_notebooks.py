@@ -34,8 +34,8 @@ print("__PEAK_RSS_KB__" + _json.dumps(_kib))
 
 
 def course_notebooks(directory: Path = NOTEBOOKS) -> list[Path]:
-    """The numbered notebooks (``NN_*.ipynb``), in course order."""
-    return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+    """The numbered notebooks (``NN_*.ipynb``, ``NNb_*.ipynb``), in course order (07b after 07)."""
+    return sorted(p for p in directory.glob("[0-9][0-9]*_*.ipynb"))
 
 
 def _peak_rss_mb(nb) -> float | None:

@@ -2,7 +2,10 @@
 
 PyTorch is the peer: ``torch.nn.functional.scaled_dot_product_attention`` and
 ``torch.nn.MultiheadAttention`` compute every output and weight stored here, from inputs drawn with
-a fixed seed. ``core_decoding_*.npz`` (notebook 09): grouped-query attention through
+a fixed seed. ``core_block_*.npz`` (notebook 07b, ``attn_helpers.block``): ``F.layer_norm``,
+``F.rms_norm``, ``F.gelu`` (exact and tanh), ``F.silu``, a GELU MLP, Llama's SwiGLU MLP and
+``nn.TransformerEncoderLayer`` in pre-norm and post-norm order (see ``block_cases``).
+``core_decoding_*.npz`` (notebook 09): grouped-query attention through
 ``F.scaled_dot_product_attention(..., enable_gqa=True)``, causal and sliding-window masks, and RoPE
 from ``rope_reference`` below, written independently of attn_helpers (split-halves convention of
 GPT-NeoX and Hugging Face's Llama; PyTorch itself has no RoPE function). ``core_causal_*.npz``
@@ -20,6 +23,7 @@ which does the same as::
     .fixture-venv/bin/python -m pip install -r scripts/fixture-requirements.txt   # torch==2.13.0 (CPU build)
     .fixture-venv/bin/python scripts/make_core_fixtures.py
     .fixture-venv/bin/python scripts/make_core_fixtures.py causal   # only core_causal_*.npz
+    .fixture-venv/bin/python scripts/make_core_fixtures.py block    # only core_block_*.npz
 
 The files are deterministic for a given PyTorch build; each records ``torch_version`` and
 ``numpy_version``. Commit them together with any change to this script.
@@ -427,6 +431,177 @@ def make_causal_fixtures() -> int:
     return 0
 
 
+# ---------------------------------------------------------------- the block around attention
+
+
+def _set(param: torch.nn.Parameter, value: np.ndarray) -> None:
+    with torch.no_grad():
+        param.copy_(torch.tensor(value, dtype=param.dtype))
+
+
+def block_cases(rng: np.random.Generator) -> dict[str, dict]:
+    """Norms, activations, feed-forward layers and whole blocks, all parameters drawn here.
+
+    PyTorch's peers: ``F.layer_norm``, ``F.rms_norm``, ``F.gelu`` (``approximate='none'`` and
+    ``'tanh'``), ``F.silu``, an ``nn.Linear``-GELU-``nn.Linear`` MLP, Llama's SwiGLU MLP
+    (``down_proj(silu(gate_proj(x)) * up_proj(x))`` with ``nn.Linear(bias=False)``), and
+    ``nn.TransformerEncoderLayer`` with ``norm_first=True`` (pre-norm) and ``False`` (post-norm),
+    ``activation="gelu"``, ``dropout=0``. Linear weights are stored transposed, (d_in, d_out).
+    """
+    cases: dict[str, dict] = {}
+    d = 8
+    cases["layer_norm"] = {
+        "kind": "layer_norm",
+        "x": rng.standard_normal((2, 5, d)) * 3.0 + 2.0,
+        "gamma": rng.standard_normal(d),
+        "beta": rng.standard_normal(d),
+        "eps": np.float64(1e-5),
+        "description": "F.layer_norm over the last axis, random gamma/beta, eps=1e-5",
+    }
+    cases["layer_norm_offset"] = {
+        "kind": "layer_norm",
+        "x": rng.standard_normal((4, 16)) * 0.01 + 50.0,
+        "gamma": rng.standard_normal(16),
+        "beta": rng.standard_normal(16),
+        "eps": np.float64(1e-12),
+        "description": "F.layer_norm of small variations on a large mean (50), eps=1e-12 as BERT",
+    }
+    cases["rms_norm"] = {
+        "kind": "rms_norm",
+        "x": rng.standard_normal((2, 5, d)) * 3.0 + 1.0,
+        "weight": rng.standard_normal(d),
+        "eps": np.float64(1e-6),
+        "description": "F.rms_norm over the last axis, random weight, eps=1e-6",
+    }
+    grid = np.concatenate([np.linspace(-8.0, 8.0, 161), [-30.0, -12.5, 12.5, 30.0]])
+    cases["gelu_exact"] = {"kind": "gelu", "x": grid, "approximate": np.str_("none"),
+                           "description": "F.gelu(approximate='none') on [-8, 8] and +-12.5, +-30"}  # fmt: skip
+    cases["gelu_tanh"] = {"kind": "gelu", "x": grid, "approximate": np.str_("tanh"),
+                          "description": "F.gelu(approximate='tanh') on the same grid"}  # fmt: skip
+    cases["silu"] = {"kind": "silu", "x": grid, "description": "F.silu on the same grid"}
+    cases["feed_forward"] = {
+        "kind": "feed_forward",
+        "x": rng.standard_normal((2, 5, d)),
+        "d_ff": np.int64(4 * d),
+        "description": "nn.Linear(8, 32) -> nn.GELU() -> nn.Linear(32, 8), random biases",
+    }
+    cases["swiglu"] = {
+        "kind": "swiglu",
+        "x": rng.standard_normal((2, 5, d)),
+        "d_ff": np.int64(20),
+        "description": "Llama's MLP: down_proj(F.silu(gate_proj(x)) * up_proj(x)), no biases, d_ff=20",
+    }
+    for norm in ("pre", "post"):
+        for masked in (False, True):
+            name = f"block_{norm}" + ("_causal" if masked else "")
+            cases[name] = {
+                "kind": "block",
+                "x": rng.standard_normal((2, 6, d)),
+                "norm": np.str_(norm),
+                "num_heads": np.int64(2),
+                "d_ff": np.int64(4 * d),
+                **({"mask": _causal(6)} if masked else {}),
+                "description": (
+                    f"nn.TransformerEncoderLayer(norm_first={norm == 'pre'}), GELU, 2 heads, "
+                    f"d_ff=32, random weights, biases and layer norms"
+                    + (", causal src_mask" if masked else "")
+                ),
+            }
+    # Every parameter is drawn now, from this generator, so the file does not depend on torch's RNG.
+    for case in cases.values():
+        if case["kind"] in ("feed_forward", "block"):
+            d_ff = int(case["d_ff"])
+            case["w_in"] = rng.standard_normal((d, d_ff)) / np.sqrt(d)
+            case["b_in"] = rng.standard_normal(d_ff) * 0.5
+            case["w_out"] = rng.standard_normal((d_ff, d)) / np.sqrt(d_ff)
+            case["b_out"] = rng.standard_normal(d) * 0.5
+        if case["kind"] == "swiglu":
+            d_ff = int(case["d_ff"])
+            case["w_gate"] = rng.standard_normal((d, d_ff)) / np.sqrt(d)
+            case["w_up"] = rng.standard_normal((d, d_ff)) / np.sqrt(d)
+            case["w_down"] = rng.standard_normal((d_ff, d)) / np.sqrt(d_ff)
+        if case["kind"] == "block":
+            for w in ("w_q", "w_k", "w_v", "w_o"):
+                case[w] = rng.standard_normal((d, d)) / np.sqrt(d)
+            for b in ("b_q", "b_k", "b_v", "b_o"):
+                case[b] = rng.standard_normal(d) * 0.5
+            for ln in ("ln1", "ln2"):
+                case[f"{ln}_gamma"] = 1.0 + 0.3 * rng.standard_normal(d)
+                case[f"{ln}_beta"] = 0.3 * rng.standard_normal(d)
+    return cases
+
+
+def run_block(case: dict, dtype: torch.dtype) -> dict[str, np.ndarray]:
+    """One case through PyTorch; returns the inputs (cast to ``dtype``) and ``output``."""
+    kind = case["kind"]
+    arrays = {k: v for k, v in case.items() if k not in ("kind", "description")}
+    t = {
+        k: torch.tensor(v, dtype=dtype)
+        for k, v in arrays.items()
+        if np.asarray(v).dtype.kind == "f"
+    }
+    x = t["x"]
+    with torch.no_grad():
+        if kind == "layer_norm":
+            d = x.shape[-1]
+            output = F.layer_norm(x, (d,), t["gamma"], t["beta"], eps=float(case["eps"]))
+        elif kind == "rms_norm":
+            output = F.rms_norm(x, (x.shape[-1],), t["weight"], eps=float(case["eps"]))
+        elif kind == "gelu":
+            output = F.gelu(x, approximate=str(case["approximate"]))
+        elif kind == "silu":
+            output = F.silu(x)
+        elif kind == "feed_forward":
+            d, d_ff = x.shape[-1], int(case["d_ff"])
+            mlp = torch.nn.Sequential(
+                torch.nn.Linear(d, d_ff, dtype=dtype), torch.nn.GELU(),
+                torch.nn.Linear(d_ff, d, dtype=dtype),
+            )  # fmt: skip
+            _set(mlp[0].weight, case["w_in"].T)  # nn.Linear stores (d_out, d_in)
+            _set(mlp[0].bias, case["b_in"])
+            _set(mlp[2].weight, case["w_out"].T)
+            _set(mlp[2].bias, case["b_out"])
+            output = mlp(x)
+        elif kind == "swiglu":
+            d, d_ff = x.shape[-1], int(case["d_ff"])
+            gate = torch.nn.Linear(d, d_ff, bias=False, dtype=dtype)
+            up = torch.nn.Linear(d, d_ff, bias=False, dtype=dtype)
+            down = torch.nn.Linear(d_ff, d, bias=False, dtype=dtype)
+            for layer, w in ((gate, "w_gate"), (up, "w_up"), (down, "w_down")):
+                _set(layer.weight, case[w].T)
+            output = down(F.silu(gate(x)) * up(x))
+        elif kind == "block":
+            d, d_ff = x.shape[-1], int(case["d_ff"])
+            layer = torch.nn.TransformerEncoderLayer(
+                d, int(case["num_heads"]), dim_feedforward=d_ff, dropout=0.0, activation="gelu",
+                batch_first=True, norm_first=str(case["norm"]) == "pre", dtype=dtype,
+            )  # fmt: skip
+            layer.train()  # dropout is 0, so deterministic; training mode avoids the fused fast path
+            w_in = np.concatenate([case["w_q"].T, case["w_k"].T, case["w_v"].T])  # (3d, d)
+            _set(layer.self_attn.in_proj_weight, w_in)
+            _set(
+                layer.self_attn.in_proj_bias,
+                np.concatenate([case["b_q"], case["b_k"], case["b_v"]]),
+            )
+            _set(layer.self_attn.out_proj.weight, case["w_o"].T)
+            _set(layer.self_attn.out_proj.bias, case["b_o"])
+            _set(layer.linear1.weight, case["w_in"].T)
+            _set(layer.linear1.bias, case["b_in"])
+            _set(layer.linear2.weight, case["w_out"].T)
+            _set(layer.linear2.bias, case["b_out"])
+            for ln, module in (("ln1", layer.norm1), ("ln2", layer.norm2)):
+                _set(module.weight, case[f"{ln}_gamma"])
+                _set(module.bias, case[f"{ln}_beta"])
+            src_mask = torch.tensor(~case["mask"]) if "mask" in case else None  # True = BLOCK
+            output = layer(x, src_mask=src_mask)
+        else:  # pragma: no cover
+            raise ValueError(kind)
+    out = {k: (_np(t[k]) if k in t else np.asarray(v)) for k, v in arrays.items()}
+    out["kind"] = np.str_(kind)
+    out["output"] = _np(output)
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -446,7 +621,17 @@ def _save(path: Path, results: dict[str, dict], descriptions: dict[str, str]) ->
     print(f"wrote {path.relative_to(ROOT)} ({len(results)} cases, {size / 1024:.1f} KiB)")
 
 
-def main() -> int:
+GROUPS = ("sdpa_mha", "decoding", "causal", "block")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write every fixture file, or only the groups named on the command line (``GROUPS``).
+
+    ``python scripts/make_core_fixtures.py block`` rewrites only ``core_block_*.npz``.
+    """
+    groups = set(sys.argv[1:] if argv is None else argv) or set(GROUPS)
+    if not groups <= set(GROUPS):
+        raise SystemExit(f"unknown group(s) {sorted(groups - set(GROUPS))}; choose from {GROUPS}")
     torch.manual_seed(SEED)
     torch.use_deterministic_algorithms(True)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -454,6 +639,8 @@ def main() -> int:
     sdpa = sdpa_cases(rng)
     mha = mha_cases(rng)
     for name, dtype in DTYPES.items():
+        if "sdpa_mha" not in groups:
+            break
         _save(
             OUT_DIR / f"core_sdpa_{name}.npz",
             {c: run_sdpa(case, dtype) for c, case in sdpa.items()},
@@ -468,17 +655,30 @@ def main() -> int:
     rng = np.random.default_rng(SEED + 9)
     decoding = decoding_cases(rng)
     for name, dtype in DTYPES.items():
+        if "decoding" not in groups:
+            break
         results = {c: run_decoding(case, dtype) for c, case in decoding.items()}
         descriptions = {c: case["description"] for c, case in decoding.items()}
         for c, case in rope_cases(np.random.default_rng(SEED + 10), np.dtype(name)).items():
             descriptions[c] = case.pop("description")
             results[c] = case
         _save(OUT_DIR / f"core_decoding_{name}.npz", results, descriptions)
+    if "causal" in groups:
+        make_causal_fixtures()  # reseeds torch itself
+    # The block cases (last, so torch's RNG is untouched before the others) draw from their own
+    # generator and set every parameter themselves: the file depends on neither ordering.
+    block = block_cases(np.random.default_rng(SEED + 11))
+    for name, dtype in DTYPES.items():
+        if "block" not in groups:
+            break
+        _save(
+            OUT_DIR / f"core_block_{name}.npz",
+            {c: run_block(case, dtype) for c, case in block.items()},
+            {c: case["description"] for c, case in block.items()},
+        )
     print(f"torch {torch.__version__}, numpy {np.__version__}")
     return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["causal"]:  # `make_core_fixtures.py causal`: only core_causal_*.npz
-        main()
-    sys.exit(make_causal_fixtures())
+    sys.exit(main())

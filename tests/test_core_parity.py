@@ -76,8 +76,9 @@ def test_fixtures_record_their_provenance():
         with np.load(path) as data:
             assert str(data["torch_version"]).startswith("2.13.0"), path.name
             assert len(data["cases"]) == len(data["description"]) > 0, path.name
-    # sdpa, mha, decoding (notebook 09), causal (alignment, notebook 07), each in 2 dtypes
-    expected = {f"core_{kind}_{dtype}.npz" for kind in ("sdpa", "mha", "decoding", "causal")
+    # sdpa, mha, decoding (notebook 09), causal (alignment, notebook 07), block (notebook 07b,
+    # tests/test_block.py), each in 2 dtypes
+    expected = {f"core_{kind}_{dtype}.npz" for kind in ("sdpa", "mha", "decoding", "causal", "block")
                 for dtype in ATOL}  # fmt: skip
     assert expected <= {path.name for path in FIXTURES.glob("core_*.npz")}
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from _shared import COURSE
+from _shared import COURSE, notebook_number
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -445,7 +445,7 @@ def test_teaching_guide_lists_every_registered_exercise():
 def test_teaching_guide_study_times_match_the_notebooks():
     """The guide's course table repeats each notebook's own study-time estimate: keep them equal."""
     text = (DOCS / "teaching.md").read_text(encoding="utf-8")
-    rows = dict(re.findall(r"^\| (\d\d) \| .*?\| (\d+) min \|\s*$", text, re.M))
+    rows = dict(re.findall(r"^\| (\d\d[a-z]?) \| .*?\| (\d+) min \|\s*$", text, re.M))
     problems = []
     for stem in COURSE:
         path = NOTEBOOKS / f"{stem}.ipynb"
@@ -454,8 +454,9 @@ def test_teaching_guide_study_times_match_the_notebooks():
         m = re.search(r"Study time: about (\d+) minutes", _markdown_of(path))
         if m is None:
             problems.append(f"{stem}.ipynb states no study time")
-        elif rows.get(stem[:2]) != m.group(1):
+        elif rows.get(notebook_number(stem)) != m.group(1):
             problems.append(
-                f"{stem}: the notebook says {m.group(1)} min, docs/teaching.md says {rows.get(stem[:2])}"
+                f"{stem}: the notebook says {m.group(1)} min, docs/teaching.md says "
+                f"{rows.get(notebook_number(stem))}"
             )
     assert not problems, "\n  ".join(["study times disagree:", *problems])

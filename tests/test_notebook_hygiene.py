@@ -5,10 +5,10 @@ import re
 from pathlib import Path
 
 import pytest
-from _shared import COURSE
+from _shared import COURSE, notebook_number
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))  # 07b sorts after 07
 ALL_NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 
 
@@ -48,9 +48,8 @@ def test_skeleton(path):
     nb = _load(path)
     md = _markdown(nb)
     first = "".join(nb["cells"][0]["source"])
-    assert first.startswith(f"# {path.stem[:2]} · "), (
-        f"{path.name}: title must be '# {path.stem[:2]} · ...'"
-    )
+    number = notebook_number(path.stem)
+    assert first.startswith(f"# {number} · "), f"{path.name}: title must be '# {number} · ...'"
     assert re.search(r"Study time: about \d+ minutes", md), f"{path.name}: no study-time estimate"
     for heading in ("## Learning goals", "## Recap", "## Exercises"):
         assert heading in md, f"{path.name}: missing the section {heading!r}"
@@ -92,7 +91,7 @@ def _study_minutes(path):
 def test_course_maps_give_each_notebooks_own_study_time(map_file):
     text = map_file.read_text(encoding="utf-8")
     for path in NOTEBOOKS:
-        row = re.search(rf"\| {path.stem[:2]} \|[^\n]*?\| (\d+) min", text)
+        row = re.search(rf"\| {notebook_number(path.stem)} \|[^\n]*?\| (\d+) min", text)
         assert row, f"{map_file.name}: no course-map row for {path.stem}"
         assert int(row.group(1)) == _study_minutes(path), (
             f"{map_file.name} says {row.group(1)} min for {path.stem}, "
