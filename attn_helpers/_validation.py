@@ -18,6 +18,8 @@ __all__ = [
     "as_float_array",
     "asarray_or_explain",
     "check_allocation",
+    "check_causal_align",
+    "check_heads",
     "check_mask",
     "check_ndim_at_least",
     "check_no_neg_inf",
@@ -208,6 +210,79 @@ def check_positive_int(value, name: str) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer; got {value}.")
     return int(value)
+
+
+def check_heads(d_model, num_heads, *, num_kv_heads=None, d_model_from: str = "") -> int:
+    """Return ``head_dim = d_model // num_heads``, or raise naming the argument that breaks the rule.
+
+    The one place the rule "d_model must be divisible by num_heads" is written (every module that
+    splits features into heads calls it). With ``num_kv_heads`` (grouped-query attention) the
+    second rule is checked after the first: ``num_heads`` must be a multiple of ``num_kv_heads``.
+
+    Parameters
+    ----------
+    d_model : int
+        The width that is split into heads.
+    num_heads : int
+        The number of (query) heads.
+    num_kv_heads : int, optional
+        The number of key/value heads (GQA); each serves ``num_heads // num_kv_heads`` query heads.
+    d_model_from : str, optional
+        Where ``d_model`` was read, for the message (for example ``"w_q.shape=(8, 8)"``).
+
+    Examples
+    --------
+    >>> check_heads(8, 2)
+    4
+    >>> check_heads(8, 3, num_kv_heads=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: d_model must be divisible by num_heads (each head gets head_dim = d_model // num_heads features); got d_model=8 and num_heads=3. Hint: num_heads in [1, 2, 4, 8].
+    """
+    d_model = check_positive_int(d_model, "d_model")
+    num_heads = check_positive_int(num_heads, "num_heads")
+    if d_model % num_heads:
+        origin = f" ({d_model_from})" if d_model_from else ""
+        divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
+        raise ValueError(
+            "d_model must be divisible by num_heads (each head gets head_dim = d_model // "
+            f"num_heads features); got d_model={d_model}{origin} and num_heads={num_heads}. "
+            f"Hint: num_heads in {divisors[:8]}."
+        )
+    if num_kv_heads is not None:
+        num_kv_heads = check_positive_int(num_kv_heads, "num_kv_heads")
+        if num_heads % num_kv_heads:
+            raise ValueError(
+                "num_heads must be a multiple of num_kv_heads (each key/value head serves a group "
+                f"of query heads); got num_heads={num_heads} and num_kv_heads={num_kv_heads}. "
+                f"Hint: num_kv_heads in {[g for g in range(1, num_heads + 1) if num_heads % g == 0]}."
+            )
+    return d_model // num_heads
+
+
+CAUSAL_ALIGNMENTS = ("upper_left", "lower_right")
+
+
+def check_causal_align(value, name: str, *, allow_bool: bool = False) -> str | None:
+    """Return the causal alignment ``"upper_left"`` or ``"lower_right"`` (None: not causal), or raise.
+
+    ``"upper_left"`` (the default everywhere, ``True``): query ``i`` sees keys ``j <= i``, as
+    PyTorch's ``is_causal``. ``"lower_right"``: the queries are the *last* ``seq_len_q`` of the
+    ``seq_len_k`` positions (decoding with a KV cache), so query ``i`` sees keys
+    ``j <= i + seq_len_k - seq_len_q``, as PyTorch's ``causal_lower_right`` and FlashAttention
+    >= 2.1. With ``allow_bool``, ``True`` means ``"upper_left"`` and ``False`` means not causal.
+    """
+    if allow_bool and isinstance(value, (bool, np.bool_)):
+        return "upper_left" if value else None
+    if isinstance(value, str) and value in CAUSAL_ALIGNMENTS:
+        return value
+    accepted = "True, False, " if allow_bool else ""
+    raise (ValueError if isinstance(value, str) else TypeError)(
+        f"{name} must be {accepted}'upper_left' or 'lower_right'; got {value!r}. Hint: "
+        "'lower_right' aligns the last query with the last key (decoding with a KV cache: the "
+        "queries are the last tokens); 'upper_left' aligns query 0 with key 0."
+        + (" To pass a mask, use mask=...." if allow_bool else "")
+    )
 
 
 def check_shape(x, expected) -> None:

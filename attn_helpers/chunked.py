@@ -62,6 +62,7 @@ import numpy as np
 
 from ._parallel import available_cpus, run_in_threads
 from ._validation import (
+    check_causal_align,
     check_mask,
     check_positive_int,
     check_qkv,
@@ -141,6 +142,7 @@ def _visible_keys(q0, q1, k0, k1, window):
     """How much of the causal tile (queries q0..q1-1, keys k0..k1-1) may be attended to.
 
     Query i sees key j iff ``0 <= i - j`` (and ``i - j < window`` when ``window`` is not None).
+    Query positions here are already shifted by the alignment (``shift`` in :func:`_tiles`).
     Returns ``"none"`` (the tile is skipped: no score is computed), ``"all"`` (no mask pass) or
     ``"some"`` (a tile on the diagonal or on the window's edge: masked element by element).
     """
@@ -162,8 +164,11 @@ def _causal_blocked(q0, n_q, k0, n_k, window) -> np.ndarray:
     return blocked
 
 
-def _tiles(q0, q1, k0, k1, causal, window):
+def _tiles(q0, q1, k0, k1, causal, window, shift=0):
     """The tiles computed for queries q0..q1-1 and keys k0..k1-1: ``(q0, q1, k0, k1, visible)``.
+
+    ``shift`` is where query 0 sits among the keys: 0 for ``"upper_left"`` alignment,
+    ``seq_len_k - seq_len_q`` for ``"lower_right"`` (query i then sees keys ``j <= i + shift``).
 
     Causal tile skipping: above the diagonal (or beyond the window) every weight is exactly 0, so
     such a tile adds nothing to ``acc`` or ``l`` and is never computed. A tile the diagonal (or
@@ -174,14 +179,14 @@ def _tiles(q0, q1, k0, k1, causal, window):
     each with a fixed cost), where a stored ``causal_mask`` costs 1.5-1.7x (``make bench``,
     entry ``causal``).
     """
-    visible = _visible_keys(q0, q1, k0, k1, window) if causal else "all"
+    visible = _visible_keys(q0 + shift, q1 + shift, k0, k1, window) if causal else "all"
     if visible == "none":
         return
     if visible == "some" and min(q1 - q0, k1 - k0) >= 2 * MIN_CAUSAL_TILE:
         q_mid, k_mid = (q0 + q1) // 2, (k0 + k1) // 2
         for rows in ((q0, q_mid), (q_mid, q1)):
             for cols in ((k0, k_mid), (k_mid, k1)):
-                yield from _tiles(*rows, *cols, causal, window)
+                yield from _tiles(*rows, *cols, causal, window, shift)
         return
     yield q0, q1, k0, k1, visible
 
@@ -193,7 +198,7 @@ def tile_plan(seq_len_q, seq_len_k, *, causal=False, window=None, chunk_size=Non
     ----------
     seq_len_q, seq_len_k : int
     causal, window, chunk_size
-        As for :func:`chunked_attention`.
+        As for :func:`chunked_attention` (``causal="lower_right"`` included).
 
     Returns
     -------
@@ -210,35 +215,39 @@ def tile_plan(seq_len_q, seq_len_k, *, causal=False, window=None, chunk_size=Non
     """
     seq_len_q = check_positive_int(seq_len_q, "seq_len_q")
     seq_len_k = check_positive_int(seq_len_k, "seq_len_k")
-    causal, window, chunk_size = _check_causal_options(causal, window, chunk_size)
+    align, window, chunk_size = _check_causal_options(causal, window, chunk_size)
+    shift = seq_len_k - seq_len_q if align == "lower_right" else 0
     return [
         (i0, i1, j0, j1, visible == "some")
         for q0 in range(0, seq_len_q, chunk_size)
         for k0 in range(0, seq_len_k, chunk_size)
         for i0, i1, j0, j1, visible in _tiles(
-            q0, min(q0 + chunk_size, seq_len_q), k0, min(k0 + chunk_size, seq_len_k), causal, window
-        )
+            q0,
+            min(q0 + chunk_size, seq_len_q),
+            k0,
+            min(k0 + chunk_size, seq_len_k),
+            align is not None,
+            window,
+            shift,
+        )  # fmt: skip
     ]
 
 
 def _check_causal_options(causal, window, chunk_size):
-    """Validated ``(causal, window, chunk_size)``: a window implies causal; default chunk size."""
-    if not isinstance(causal, (bool, np.bool_)):
-        raise TypeError(
-            f"causal must be True or False; got {causal!r}. Hint: to pass a mask, use mask=...."
-        )
+    """Validated ``(align, window, chunk_size)``; ``align`` is None (not causal), ``"upper_left"``
+    or ``"lower_right"``. A window implies causal (upper-left unless asked); default chunk size."""
+    align = check_causal_align(causal, "causal", allow_bool=True)
     if window is not None:
         window = check_positive_int(window, "window")
-        causal = True  # a sliding window looks back only
-    causal = bool(causal)
+        align = align or "upper_left"  # a sliding window looks back only
     if chunk_size is None:
-        chunk_size = CAUSAL_CHUNK_SIZE if causal else DEFAULT_CHUNK_SIZE
-    return causal, window, check_positive_int(chunk_size, "chunk_size")
+        chunk_size = CAUSAL_CHUNK_SIZE if align else DEFAULT_CHUNK_SIZE
+    return align, window, check_positive_int(chunk_size, "chunk_size")
 
 
 def _block_worker(
     *, q_aug, k_aug, v_ones, mask, lead, output, chunk_size, group, base2, error_context,
-    causal=False, window=None,
+    causal=False, window=None, q_shift=0,
 ):  # fmt: skip
     """A function that runs the online softmax for one block, with buffers allocated once.
 
@@ -246,7 +255,8 @@ def _block_worker(
     (batch entries and heads) times up to ``chunk_size`` queries, against all their keys. Shapes:
     q_aug (L, T_q, d_k + 1) = [q * scale | -r] and output (L, T_q, d_v), with L the flattened
     leading axes; k_aug (..., T_k, d_k + 1) = [k | 1], v_ones (..., T_k, d_v + 1) = [v | 1]
-    and mask (..., T_q, T_k), each broadcast to the leading shape ``lead``. With ``base2``, the
+    and mask (..., T_q, T_k), each broadcast to the leading shape ``lead``. ``q_shift`` is the
+    causal alignment (query i sees keys j <= i + q_shift; see :func:`_tiles`). With ``base2``, the
     scores in q_aug are in base 2 (scaled by log2(e)) and raised with ``np.exp2``.
     ``error_context`` is ``(q.shape, k.shape, scale)`` when a score might overflow (every tile is
     then checked), else None. Each worker thread calls this once, so each has its own buffers.
@@ -297,7 +307,7 @@ def _block_worker(
             if visible == "some":  # only tiles the diagonal (or the window's edge) crosses
                 key = (q0 + r0 - k0, n_r, n_k)  # the pattern depends only on these
                 if key not in patterns:
-                    patterns[key] = _causal_blocked(q0 + r0, n_r, k0, n_k, window)
+                    patterns[key] = _causal_blocked(q0 + r0 + q_shift, n_r, k0, n_k, window)
                 pattern = patterns[key]  # (n_r, n_k), broadcast over the heads
             if mask is not None:
                 blocked = blocked_buf.reshape(-1)[: n_h * n_r * n_k].reshape(n_h, n_r, n_k)
@@ -335,7 +345,7 @@ def _block_worker(
 
         for k0 in range(0, t_k, chunk_size):
             keys = (k0, min(k0 + chunk_size, t_k))
-            for i0, i1, j0, j1, visible in _tiles(q0, queries.stop, *keys, causal, window):
+            for i0, i1, j0, j1, visible in _tiles(q0, queries.stop, *keys, causal, window, q_shift):
                 tile(i0 - q0, i1 - q0, j0, j1, visible)  # rows relative to the block
         # output = acc / l; fully masked queries (l = 0) keep the zeros output started with.
         run_sum = acc[..., d_v:]  # l
@@ -368,27 +378,31 @@ def chunked_attention(
         True where the query may attend to the key. A query with no True gets a zero output.
         (A broadcast mask such as ``padding_mask(...)`` costs no extra memory; a full
         ``causal_mask(seq_len)`` is itself ``seq_len**2`` bytes: prefer ``causal=True``.)
-    causal : bool, default False
-        Query ``i`` attends only to keys ``j <= i``: the same as
-        ``mask=np.tril(np.ones((seq_len_q, seq_len_k), bool))`` (``causal_mask`` when square),
-        aligned at the top-left corner as PyTorch's
-        ``is_causal`` is (query 0 sees key 0, whatever the lengths), but no mask is stored and
-        the tiles above the diagonal are never computed (at 4096 tokens about half of them).
-        Combined with ``mask`` by "and".
+    causal : bool or {"upper_left", "lower_right"}, default False
+        ``True`` (or ``"upper_left"``): query ``i`` attends only to keys ``j <= i``, the same as
+        ``mask=causal_mask(seq_len_q, seq_len_k)``, aligned at the top-left corner as PyTorch's
+        ``is_causal`` is (query 0 sees key 0, whatever the lengths). ``"lower_right"``: the
+        queries are the *last* ``seq_len_q`` of the ``seq_len_k`` positions, as when decoding
+        with a KV cache, so query ``i`` sees keys ``j <= i + seq_len_k - seq_len_q`` (the last
+        query sees every key): ``mask=causal_mask(seq_len_q, seq_len_k, align="lower_right")``,
+        PyTorch's ``causal_lower_right``, FlashAttention >= 2.1. The two agree when
+        ``seq_len_q == seq_len_k``. Either way no mask is stored and the tiles above the
+        diagonal are never computed (at 4096 tokens about half of them). Combined with ``mask``
+        by "and".
     window : int, optional
         Sliding-window attention (Mistral, Gemma): query ``i`` attends to key ``j`` only if
-        ``0 <= i - j < window``, the ``window`` most recent tokens, itself included. Implies
-        ``causal=True``; equals ``mask=sliding_window_mask(seq_len, window)``. Tiles outside the
-        band are skipped, so the cost grows as ``seq_len * window`` instead of ``seq_len**2``.
+        ``0 <= i - j < window``, the ``window`` most recent tokens, itself included (``i`` shifted
+        by ``seq_len_k - seq_len_q`` with ``causal="lower_right"``). Implies ``causal=True``
+        unless ``causal="lower_right"``; equals ``mask=sliding_window_mask(seq_len, window)``
+        when square. Tiles outside the band are skipped, so the cost grows as
+        ``seq_len * window`` instead of ``seq_len**2``.
     chunk_size : int, optional
         Tokens per tile, for queries and keys alike. Defaults to 1024, or 512 with ``causal`` or
         ``window`` (smaller tiles follow the diagonal more closely: fewer scores computed and
-        then thrown away). Any positive integer works; lengths need not
-        be multiples of it. Smaller tiles use less memory; larger ones mean fewer, bigger matrix
-        products (each numpy call has a fixed cost). 1024 did best among 256 ... 2048 at
-        1024-4096 tokens on the 2-core machine ``make bench`` was written on.
-        Tokens per tile, for queries and keys alike. Any positive integer works; lengths need not
-        be multiples of it. Smaller tiles use less memory; larger ones mean fewer, bigger matrix
+        then thrown away). Any positive integer works; lengths need not be multiples of it.
+        Smaller tiles use less memory; larger ones mean fewer, bigger matrix products (each numpy
+        call has a fixed cost). 1024 did best among 256 ... 2048 at 1024-4096 tokens on the
+        2-core machine ``make bench`` was written on.
     scale : float, optional
         Multiplies the scores. Defaults to ``1 / sqrt(d_k)``.
     workers : int or None, default 1
@@ -417,12 +431,13 @@ def chunked_attention(
     True
     """
     q, k, v, lead = check_qkv(q, k, v)
-    causal, window, chunk_size = _check_causal_options(causal, window, chunk_size)
+    align, window, chunk_size = _check_causal_options(causal, window, chunk_size)
     if workers is not None:
         workers = check_positive_int(workers, "workers")
     d_k = q.shape[-1]
     scale = 1.0 / math.sqrt(d_k) if scale is None else _check_scale(scale)
     t_q, t_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
+    shift = t_k - t_q if align == "lower_right" else 0  # query i sits at key position i + shift
     if mask is not None:
         mask = check_mask(mask, "mask", (*lead, t_q, t_k))
         mask = np.broadcast_to(mask, (*lead, t_q, t_k))  # a view: no memory for broadcast axes
@@ -475,7 +490,7 @@ def chunked_attention(
         return _block_worker(
             q_aug=q_aug, k_aug=k_aug, v_ones=v_ones, mask=mask, lead=lead, output=output,
             chunk_size=chunk_size, group=group, base2=base2, error_context=error_context,
-            causal=causal, window=window,
+            causal=align is not None, window=window, q_shift=shift,
         )  # fmt: skip
 
     run_in_threads(make_worker, blocks, min(workers, len(blocks)))

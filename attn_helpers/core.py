@@ -28,6 +28,8 @@ from ._validation import (
     as_float_array,
     asarray_or_explain,
     check_allocation,
+    check_causal_align,
+    check_heads,
     check_mask,
     check_ndim_at_least,
     check_no_neg_inf,
@@ -213,8 +215,35 @@ def scaled_dot_product_attention(q, k, v, *, mask=None, scale=None):
     return output, weights
 
 
-def causal_mask(seq_len):
-    """Boolean (seq_len, seq_len) mask where token i may attend to tokens 0..i (lower triangle).
+def causal_mask(seq_len_q, seq_len_k=None, *, align="upper_left"):
+    """Boolean (seq_len_q, seq_len_k) mask, True where query i may attend to key j (no future).
+
+    Square (``causal_mask(seq_len)``): token ``i`` sees tokens ``0..i``, the lower triangle.
+    Rectangular, the two corners disagree, and ``align`` chooses:
+
+    - ``"upper_left"`` (default): query ``i`` sees keys ``j <= i``; query 0 sees key 0 whatever
+      the lengths. This is ``np.tril(np.ones((seq_len_q, seq_len_k)))`` and PyTorch's
+      ``is_causal=True`` (its ``causal_upper_left``).
+    - ``"lower_right"``: the queries are the *last* ``seq_len_q`` of ``seq_len_k`` positions, as
+      when decoding with a KV cache (the cache holds the earlier keys, the queries are the new
+      tokens): query ``i`` sees keys ``j <= i + seq_len_k - seq_len_q``, so the last query sees
+      every key. PyTorch's ``causal_lower_right``, FlashAttention >= 2.1. With more queries than
+      keys, the first ``seq_len_q - seq_len_k`` queries see no key (zero weights in
+      ``scaled_dot_product_attention``).
+
+    Parameters
+    ----------
+    seq_len_q : int
+        Number of queries (rows).
+    seq_len_k : int, optional
+        Number of keys (columns). Default: ``seq_len_q`` (a square mask; ``align`` then changes
+        nothing).
+    align : {"upper_left", "lower_right"}, default "upper_left"
+        Which corner the diagonal starts from.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (seq_len_q, seq_len_k)
 
     Examples
     --------
@@ -222,16 +251,26 @@ def causal_mask(seq_len):
     array([[1, 0, 0],
            [1, 1, 0],
            [1, 1, 1]])
+    >>> causal_mask(2, 4, align="lower_right").astype(int)  # 2 new tokens after 2 cached ones
+    array([[1, 1, 1, 0],
+           [1, 1, 1, 1]])
     """
-    seq_len = check_positive_int(seq_len, "seq_len")
+    # causal_mask(seq_len): the error names seq_len, as the argument was called.
+    seq_len_q = check_positive_int(seq_len_q, "seq_len" if seq_len_k is None else "seq_len_q")
+    seq_len_k = seq_len_q if seq_len_k is None else check_positive_int(seq_len_k, "seq_len_k")
+    align = check_causal_align(align, "align")
+    square = seq_len_q == seq_len_k
     check_allocation(
-        seq_len * seq_len,
-        f"causal_mask({seq_len})",
-        f"(seq_len, seq_len) = ({seq_len}, {seq_len}) booleans",
-        per_row=1,
+        seq_len_q * seq_len_k,
+        f"causal_mask({seq_len_q})" if square else f"causal_mask({seq_len_q}, {seq_len_k})",
+        f"(seq_len_q, seq_len_k) = ({seq_len_q}, {seq_len_k}) booleans",
+        per_row=1 if square else None,
     )
-    positions = np.arange(seq_len)
-    return positions[:, None] >= positions[None, :]  # (T, 1) >= (1, T) -> (T, T), like np.tril
+    shift = (
+        seq_len_k - seq_len_q if align == "lower_right" else 0
+    )  # query i sits at position i + shift
+    rows = np.arange(seq_len_q)[:, None] + shift  # (T_q, 1)
+    return rows >= np.arange(seq_len_k)[None, :]  # (T_q, 1) >= (1, T_k) -> (T_q, T_k), like np.tril
 
 
 def padding_mask(lengths, seq_len):
@@ -290,15 +329,8 @@ def split_heads(x, num_heads):
     x = as_float_array(x, "x")
     check_no_neg_inf(x, "x")
     check_ndim_at_least(x, "x", 2, "(..., seq_len, d_model)")
-    num_heads = check_positive_int(num_heads, "num_heads")
     *lead, seq_len, d_model = x.shape
-    if d_model % num_heads:
-        raise ValueError(
-            f"d_model must be divisible by num_heads; got x.shape={shape_str(x.shape)} "
-            f"(d_model={d_model}) and num_heads={num_heads}. Hint: try num_heads in "
-            f"{[h for h in range(1, d_model + 1) if d_model % h == 0][:8]}."
-        )
-    head_dim = d_model // num_heads
+    head_dim = check_heads(d_model, num_heads, d_model_from=f"x.shape={shape_str(x.shape)}")
     x = x.reshape(*lead, seq_len, num_heads, head_dim)  # (..., T, d_model) -> (..., T, h, head_dim)
     return x.swapaxes(-3, -2)  # (..., T, h, head_dim) -> (..., h, T, head_dim)
 
@@ -399,6 +431,33 @@ def multi_head_attention(
     A query row whose keys are all masked gets zero weights in every head; its merged head output
     is then zero, so its ``output`` row is ``b_o`` (zeros without ``b_o``), never NaN.
     """
+    x_q, x_kv, p, mask = _check_mha_arguments(
+        x_q, x_kv, w_q, w_k, w_v, w_o, b_q, b_k, b_v, b_o, num_heads, num_kv_heads, mask
+    )
+    q = _project(x_q, p["w_q"], p["b_q"], "x_q", "w_q", "b_q", "(d_model, d_model)")
+    k = _project(x_kv, p["w_k"], p["b_k"], "x_kv", "w_k", "b_k", "(d_kv, d_model)")
+    v = _project(x_kv, p["w_v"], p["b_v"], "x_kv", "w_v", "b_v", "(d_kv, d_model)")
+    q = split_heads(q, num_heads)  # (..., T_q, d_model) -> (..., h, T_q, head_dim)
+    if num_kv_heads is None:
+        k = split_heads(k, num_heads)  # (..., T_k, d_model) -> (..., h, T_k, head_dim)
+        v = split_heads(v, num_heads)
+    else:  # New (GQA): split into the kv heads, then repeat each for its group of query heads
+        k = repeat_kv(split_heads(k, num_kv_heads), num_heads // num_kv_heads)  # (..., h, T_k, hd)
+        v = repeat_kv(split_heads(v, num_kv_heads), num_heads // num_kv_heads)
+    heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, T_q, head_dim)
+    merged = merge_heads(heads)  # (..., h, T_q, head_dim) -> (..., T_q, d_model)
+    output = _project(merged, p["w_o"], p["b_o"], "merged heads", "w_o", "b_o", "(d_model, d_out)")
+    return output, weights
+
+
+def _check_mha_arguments(
+    x_q, x_kv, w_q, w_k, w_v, w_o, b_q, b_k, b_v, b_o, num_heads, num_kv_heads, mask
+):
+    """Every check of :func:`multi_head_attention`, before anything is computed.
+
+    Returns ``x_q``, ``x_kv`` as float arrays, the weights and biases as a dict of float arrays
+    (biases None when absent), and the mask with a head axis inserted (or None).
+    """
     x_q = as_float_array(x_q, "x_q")
     x_kv = as_float_array(x_kv, "x_kv")
     arrays = {}  # every weight and bias, checked by its own name before anything is computed
@@ -412,6 +471,8 @@ def multi_head_attention(
     check_ndim_at_least(x_q, "x_q", 2, "(..., seq_len_q, d_model)")
     check_ndim_at_least(x_kv, "x_kv", 2, "(..., seq_len_k, d_kv)")
     num_heads = check_positive_int(num_heads, "num_heads")
+    if num_kv_heads is not None:
+        num_kv_heads = check_positive_int(num_kv_heads, "num_kv_heads")
     try:
         lead = np.broadcast_shapes(x_q.shape[:-2], x_kv.shape[:-2])  # the batch axes
     except ValueError as err:
@@ -420,59 +481,33 @@ def multi_head_attention(
             f"x_q.shape={shape_str(x_q.shape)}, x_kv.shape={shape_str(x_kv.shape)}. Hint: pass "
             "one x_kv sequence per x_q sequence (equal batch sizes), or a batch size of 1."
         ) from err
-    d_model = arrays["w_q"].shape[-1] if arrays["w_q"].ndim == 2 else None
-    kv_width = d_model  # New (GQA): the width of w_k and w_v
-    if num_kv_heads is not None:
-        num_kv_heads = check_positive_int(num_kv_heads, "num_kv_heads")
-        if num_heads % num_kv_heads or (d_model is not None and d_model % num_heads):
-            raise ValueError(
-                f"num_heads must be a multiple of num_kv_heads (each key/value head serves a "
-                f"group of query heads); got num_heads={num_heads}, num_kv_heads={num_kv_heads}, "
-                f"d_model={d_model}. Hint: num_kv_heads in "
-                f"{[g for g in range(1, num_heads + 1) if num_heads % g == 0]}."
-            )
-        kv_width = None if d_model is None else d_model // num_heads * num_kv_heads
-    for name in ("w_k", "w_v"):
-        w = arrays[name]
-        if w.ndim == 2 and kv_width is not None and w.shape[1] != kv_width:
-            if num_kv_heads is not None:
-                raise ValueError(
-                    f"{name} must have shape (d_kv, num_kv_heads * head_dim) = (d_kv, {kv_width}) "
-                    f"with num_kv_heads={num_kv_heads} and head_dim={d_model // num_heads}; got "
-                    f"{name}.shape={shape_str(w.shape)}."
-                )
-            raise ValueError(
-                f"{name} must have shape (d_kv, d_model) with d_model={d_model} like w_q; got "
-                f"{name}.shape={shape_str(w.shape)} and w_q.shape={shape_str(arrays['w_q'].shape)}."
-            )
-    q = _project(x_q, arrays["w_q"], arrays["b_q"], "x_q", "w_q", "b_q", "(d_model, d_model)")
-    k = _project(x_kv, arrays["w_k"], arrays["b_k"], "x_kv", "w_k", "b_k", "(d_kv, d_model)")
-    v = _project(x_kv, arrays["w_v"], arrays["b_v"], "x_kv", "w_v", "b_v", "(d_kv, d_model)")
-    if d_model % num_heads:
-        raise ValueError(
-            f"d_model must be divisible by num_heads; got d_model={d_model} (w_q.shape="
-            f"{shape_str(arrays['w_q'].shape)}) and num_heads={num_heads}."
+    if arrays["w_q"].ndim == 2:  # (otherwise _project names the problem)
+        d_model = arrays["w_q"].shape[1]
+        w_q_shape = shape_str(arrays["w_q"].shape)
+        head_dim = check_heads(
+            d_model, num_heads, num_kv_heads=num_kv_heads, d_model_from=f"w_q.shape={w_q_shape}"
         )
-    q = split_heads(q, num_heads)  # (..., T_q, d_model) -> (..., h, T_q, head_dim)
-    if num_kv_heads is None:
-        k = split_heads(k, num_heads)  # (..., T_k, d_model) -> (..., h, T_k, head_dim)
-        v = split_heads(v, num_heads)
-    else:  # New (GQA): split into the kv heads, then repeat each for its group of query heads
-        k = repeat_kv(split_heads(k, num_kv_heads), num_heads // num_kv_heads)  # (..., h, T_k, hd)
-        v = repeat_kv(split_heads(v, num_kv_heads), num_heads // num_kv_heads)
+        kv_width = d_model if num_kv_heads is None else head_dim * num_kv_heads  # GQA: narrower
+        for name in ("w_k", "w_v"):
+            w = arrays[name]
+            if w.ndim == 2 and w.shape[1] != kv_width:
+                if num_kv_heads is not None:
+                    raise ValueError(
+                        f"{name} must have shape (d_kv, num_kv_heads * head_dim) = (d_kv, "
+                        f"{kv_width}) with num_kv_heads={num_kv_heads} and head_dim={head_dim}; "
+                        f"got {name}.shape={shape_str(w.shape)}."
+                    )
+                raise ValueError(
+                    f"{name} must have shape (d_kv, d_model) with d_model={d_model} like w_q; "
+                    f"got {name}.shape={shape_str(w.shape)} and w_q.shape={w_q_shape}."
+                )
     if mask is not None:
         mask = np.asarray(mask)
         if mask.ndim >= 2:
             # (..., T_q, T_k) -> (..., 1, T_q, T_k): the same mask for every head.
-            target = (*lead, x_q.shape[-2], x_kv.shape[-2])
-            check_mask(mask, "mask", target)
+            check_mask(mask, "mask", (*lead, x_q.shape[-2], x_kv.shape[-2]))
             mask = mask[..., None, :, :]
-    heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, T_q, head_dim)
-    merged = merge_heads(heads)  # (..., h, T_q, head_dim) -> (..., T_q, d_model)
-    output = _project(
-        merged, arrays["w_o"], arrays["b_o"], "merged heads", "w_o", "b_o", "(d_model, d_out)"
-    )
-    return output, weights
+    return x_q, x_kv, arrays, mask
 
 
 def sinusoidal_positions(seq_len, d_model, *, base=10000.0):
@@ -513,9 +548,13 @@ def sinusoidal_positions(seq_len, d_model, *, base=10000.0):
 def rotary_embedding(x, positions, *, base=10000.0):
     """Rotary position embedding (RoPE): rotate each pair of features by an angle set by position.
 
-    Convention: **split halves**, as in GPT-NeoX and Llama (``rotate_half``): feature ``i`` is
-    paired with feature ``i + head_dim // 2`` (not the interleaved pairs ``(2i, 2i + 1)`` of the
-    original RoFormer paper and GPT-J). Pair ``i`` turns by ``positions * base**(-2i / head_dim)``::
+    Convention: **split halves** (``rotate_half``), as in GPT-NeoX and in Hugging Face's Llama:
+    feature ``i`` is paired with feature ``i + head_dim // 2``. The RoFormer paper, GPT-J and Meta's
+    reference Llama code pair *adjacent* features ``(2i, 2i + 1)`` instead (notebook 05's
+    ``rope``); Hugging Face's conversion of the Llama weights permutes the output features of
+    the q and k projections so that split halves give the same scores. Either way the score depends only on
+    the offset, but a checkpoint works only with the convention its weights were laid out for.
+    Pair ``i`` turns by ``positions * base**(-2i / head_dim)``::
 
         x1, x2 = x[..., :half], x[..., half:]
         out = concat(x1 * cos - x2 * sin, x2 * cos + x1 * sin)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _learned_backprop as bp
-from ._validation import check_positive_int
+from ._validation import check_heads, check_positive_int
 from .core import (
     causal_mask,
     merge_heads,
@@ -169,8 +169,7 @@ def train_causal_lm(*, steps=300, seed=0, d_model=32, num_heads=2, lr=0.01, batc
         ``history["loss"]`` holds the training loss of every step.
     """
     check_positive_int(steps, "steps")
-    if check_positive_int(d_model, "d_model") % check_positive_int(num_heads, "num_heads"):
-        raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}.")
+    check_heads(d_model, num_heads)
     if (d_model // num_heads) % 2:
         raise ValueError(
             f"head_dim = d_model // num_heads = {d_model // num_heads} must be even (RoPE)."

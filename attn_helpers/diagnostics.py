@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_float_array, check_mask, check_positive_int, shape_str
+from ._validation import as_float_array, check_heads, check_mask, check_positive_int, shape_str
 from .core import causal_mask
 
 __all__ = [
@@ -322,9 +322,7 @@ def heads_loop_vs_batched(
     seq_len = check_positive_int(seq_len, "seq_len")
     d_model = check_positive_int(d_model, "d_model")
     num_heads = check_positive_int(num_heads, "num_heads")
-    if d_model % num_heads:
-        raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}.")
-    head_dim = d_model // num_heads
+    head_dim = check_heads(d_model, num_heads)
     x = np.random.default_rng(seed).normal(size=(seq_len, d_model))
     loop = np.stack([x[:, h * head_dim : (h + 1) * head_dim] for h in range(num_heads)])
     batched = np.asarray(split_heads_fn(x.copy(), num_heads))

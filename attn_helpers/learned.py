@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _learned_backprop as bp
-from ._validation import check_positive_int
+from ._validation import check_heads, check_positive_int
 
 __all__ = [
     "ADJECTIVE_PAIRS",
@@ -387,9 +387,7 @@ def train_pronoun_model(
     """
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps must be a whole number >= 0; got {steps!r}.")
-    check_positive_int(num_heads, "num_heads")
-    if check_positive_int(d_model, "d_model") % num_heads:
-        raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}.")
+    check_heads(d_model, num_heads)
     rng = np.random.default_rng(seed)
     params = bp.init_params(len(VOCAB), MAX_LEN, d_model, rng)
     model = PronounModel(params, num_heads, residual_last=residual_last)

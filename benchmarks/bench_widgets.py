@@ -38,7 +38,7 @@ def _cases():
         (
             "scaling",
             w.make_scaling_explorer,
-            [("spread", [0.5, 1.0, 1.5]), ("d_k", [16, 64, 256]), ("scaling", [False, True])],
+            [("spread", [0.5, 1.0, 1.5]), ("d_k", [16, 64, 256]), ("scale", ["none", "sqrt(d_k)"])],
         ),
         (
             "qkv",

@@ -4,10 +4,13 @@ PyTorch is the peer: ``torch.nn.functional.scaled_dot_product_attention`` and
 ``torch.nn.MultiheadAttention`` compute every output and weight stored here, from inputs drawn with
 a fixed seed. ``core_block_*.npz`` (notebook 07b, ``attn_helpers.block``): ``F.layer_norm``,
 ``F.rms_norm``, ``F.gelu`` (exact and tanh), ``F.silu``, a GELU MLP, Llama's SwiGLU MLP and
-``nn.TransformerEncoderLayer`` in pre-norm and post-norm order (see ``block_cases``). ``core_decoding_*.npz`` (notebook 09): grouped-query attention through
+``nn.TransformerEncoderLayer`` in pre-norm and post-norm order (see ``block_cases``).
+``core_decoding_*.npz`` (notebook 09): grouped-query attention through
 ``F.scaled_dot_product_attention(..., enable_gqa=True)``, causal and sliding-window masks, and RoPE
 from ``rope_reference`` below, written independently of attn_helpers (split-halves convention of
-GPT-NeoX and Llama; PyTorch itself has no RoPE function). ``tests/test_core_parity.py`` then compares ``attn_helpers`` against these files
+GPT-NeoX and Hugging Face's Llama; PyTorch itself has no RoPE function). ``core_causal_*.npz``
+(notebook 07): PyTorch's ``causal_upper_left`` and ``causal_lower_right`` biases on rectangular
+q, k, the alignment a KV cache needs. ``tests/test_core_parity.py`` then compares ``attn_helpers`` against these files
 *without* PyTorch installed (atol 1e-6 for float64, 1e-5 for float32).
 
 How to rerun (only needed when a case is added; nobody needs PyTorch to study or test the course)::
@@ -18,7 +21,9 @@ which does the same as::
 
     python3 -m venv .fixture-venv
     .fixture-venv/bin/python -m pip install -r scripts/fixture-requirements.txt   # torch==2.13.0 (CPU build)
-    .fixture-venv/bin/python scripts/make_core_fixtures.py            # or: ... make_core_fixtures.py block
+    .fixture-venv/bin/python scripts/make_core_fixtures.py
+    .fixture-venv/bin/python scripts/make_core_fixtures.py causal   # only core_causal_*.npz
+    .fixture-venv/bin/python scripts/make_core_fixtures.py block    # only core_block_*.npz
 
 The files are deterministic for a given PyTorch build; each records ``torch_version`` and
 ``numpy_version``. Commit them together with any change to this script.
@@ -43,6 +48,7 @@ Conventions translated here, once, so the tests need no PyTorch knowledge:
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -356,6 +362,75 @@ def rope_cases(rng: np.random.Generator, dtype: np.dtype) -> dict[str, dict]:
     return out
 
 
+# ---------------------------------------------------------------- causal alignment (KV cache)
+# core_causal_*.npz: PyTorch's two causal biases on rectangular q, k (issue 21 item 6). Own
+# generator, own files: `python scripts/make_core_fixtures.py causal` rewrites only these.
+
+CAUSAL_VARIANTS = ("upper_left", "lower_right")
+
+
+def causal_cases(rng: np.random.Generator) -> dict[str, dict]:
+    """Rectangular and square q, k, v for torch.nn.attention.bias.causal_upper_left/_lower_right."""
+
+    def qkv(lead, t_q, t_k, d_k, d_v):
+        return {
+            "q": rng.standard_normal((*lead, t_q, d_k)),
+            "k": rng.standard_normal((*lead, t_k, d_k)),
+            "v": rng.standard_normal((*lead, t_k, d_v)),
+        }
+
+    return {
+        "decode_one": {
+            **qkv((2, 3), 1, 9, 8, 6),
+            "description": "one new token after 8 cached ones (T_q=1, T_k=9), batch 2 x heads 3",
+        },
+        "decode_chunk": {
+            **qkv((2,), 3, 10, 4, 5),
+            "description": "3 new tokens after 7 cached ones (T_q=3, T_k=10)",
+        },
+        "square": {
+            **qkv((2, 2), 6, 6, 4, 4),
+            "description": "T_q = T_k = 6: both alignments are the plain causal mask",
+        },
+        "more_queries": {
+            **qkv((2,), 7, 4, 4, 3),
+            "description": "T_q=7 > T_k=4: lower-right leaves the first 3 queries no key (zeros)",
+        },
+    }
+
+
+def run_causal(case: dict, dtype: torch.dtype) -> dict[str, np.ndarray]:
+    from torch.nn.attention.bias import causal_lower_right, causal_upper_left
+
+    q, k, v = (torch.tensor(case[n], dtype=dtype) for n in ("q", "k", "v"))
+    t_q, t_k = q.shape[-2], k.shape[-2]
+    out = {"q": _np(q), "k": _np(k), "v": _np(v)}
+    eye = torch.eye(t_k, dtype=dtype).expand(*k.shape[:-2], t_k, t_k).contiguous()
+    for variant, make_bias in zip(CAUSAL_VARIANTS, (causal_upper_left, causal_lower_right)):
+        with warnings.catch_warnings():  # "will produce NaNs when seq_len_q > seq_len_kv": it
+            warnings.simplefilter("ignore", UserWarning)  # gives zeros on the CPU, stored as is
+            bias = make_bias(t_q, t_k)
+        mask = _np(bias._materialize()).astype(bool)  # (T_q, T_k), True = may attend
+        out[f"mask_{variant}"] = mask
+        out[f"output_{variant}"] = _np(F.scaled_dot_product_attention(q, k, v, attn_mask=bias))
+        out[f"weights_{variant}"] = _np(F.scaled_dot_product_attention(q, k, eye, attn_mask=bias))
+        out[f"fully_masked_{variant}"] = ~mask.any(axis=-1)  # (T_q,)
+    return out
+
+
+def make_causal_fixtures() -> int:
+    torch.manual_seed(SEED)
+    torch.use_deterministic_algorithms(True)
+    cases = causal_cases(np.random.default_rng(SEED + 21))
+    for name, dtype in DTYPES.items():
+        _save(
+            OUT_DIR / f"core_causal_{name}.npz",
+            {c: run_causal(case, dtype) for c, case in cases.items()},
+            {c: case["description"] for c, case in cases.items()},
+        )
+    return 0
+
+
 # ---------------------------------------------------------------- the block around attention
 
 
@@ -546,7 +621,7 @@ def _save(path: Path, results: dict[str, dict], descriptions: dict[str, str]) ->
     print(f"wrote {path.relative_to(ROOT)} ({len(results)} cases, {size / 1024:.1f} KiB)")
 
 
-GROUPS = ("sdpa_mha", "decoding", "block")
+GROUPS = ("sdpa_mha", "decoding", "causal", "block")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -588,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
             descriptions[c] = case.pop("description")
             results[c] = case
         _save(OUT_DIR / f"core_decoding_{name}.npz", results, descriptions)
+    if "causal" in groups:
+        make_causal_fixtures()  # reseeds torch itself
     # The block cases (last, so torch's RNG is untouched before the others) draw from their own
     # generator and set every parameter themselves: the file depends on neither ordering.
     block = block_cases(np.random.default_rng(SEED + 11))

@@ -768,9 +768,11 @@ def test_bad_workers_is_named(workers, exc):
 # --- causal=True and window=: tiles above the diagonal (or beyond the window) are skipped ---
 
 
-def band_mask(t_q, t_k, window=None):
-    """The causal (or sliding-window) mask, built independently of the package: top-left aligned."""
-    offset = np.arange(t_q)[:, None] - np.arange(t_k)[None, :]  # i - j
+def band_mask(t_q, t_k, window=None, *, align="upper_left"):
+    """The causal (or sliding-window) mask, built independently of the package: top-left aligned,
+    or bottom-right (query i at position i + t_k - t_q, as in decoding with a KV cache)."""
+    shift = t_k - t_q if align == "lower_right" else 0
+    offset = np.arange(t_q)[:, None] + shift - np.arange(t_k)[None, :]  # i + shift - j
     visible = offset >= 0
     if window is not None:
         visible &= offset < window
@@ -867,8 +869,10 @@ def test_causal_skips_the_tiles_above_the_diagonal(monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"causal": 1}, TypeError, "causal must be True or False"),
-        ({"causal": "yes"}, TypeError, "causal must be True or False"),
+        ({"causal": 1}, TypeError, "causal must be True, False, 'upper_left' or 'lower_right'"),
+        ({"causal": None}, TypeError, "causal must be True, False"),
+        ({"causal": "yes"}, ValueError, "causal must be True, False, 'upper_left' or 'lower_r"),
+        ({"causal": "bottom_right"}, ValueError, "KV cache"),
         ({"window": 0}, ValueError, "window"),
         ({"window": 2.5}, TypeError, "window"),
         ({"window": -3}, ValueError, "window"),
@@ -924,3 +928,96 @@ def test_tile_plan_without_causal_is_the_full_grid():
         (8, 4),
     ]
     assert not any(masked for *_, masked in plan)
+
+
+# --- causal="lower_right": the queries are the last seq_len_q of seq_len_k positions (KV cache) ---
+
+
+@pytest.mark.parametrize(("t_q", "t_k"), [(1, 1), (1, 40), (7, 29), (29, 29), (29, 13), (64, 3)])
+@pytest.mark.parametrize("chunk_size", [1, 3, 8, 64])
+@pytest.mark.parametrize("window", [None, 1, 4, 17])
+def test_lower_right_equals_the_plain_version_with_the_mask(t_q, t_k, chunk_size, window):
+    rng = np.random.default_rng(t_q * 100 + t_k + 7)
+    q, k, v = (
+        rng.normal(size=(2, t_q, 8)),
+        rng.normal(size=(2, t_k, 8)),
+        rng.normal(size=(2, t_k, 5)),
+    )
+    mask = band_mask(t_q, t_k, window, align="lower_right")
+    if window is None:  # the package's mask builder says the same
+        assert np.array_equal(mask, causal_mask(t_q, t_k, align="lower_right"))
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=mask)
+    output = chunked_attention(q, k, v, causal="lower_right", window=window, chunk_size=chunk_size)
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-10)
+
+
+def test_upper_left_is_true_and_the_alignments_agree_when_square():
+    rng = np.random.default_rng(8)
+    q, k, v = rng.normal(size=(3, 2, 30, 8))
+    upper = chunked_attention(q, k, v, causal="upper_left", chunk_size=7)
+    np.testing.assert_array_equal(upper, chunked_attention(q, k, v, causal=True, chunk_size=7))
+    lower = chunked_attention(q, k, v, causal="lower_right", chunk_size=7)
+    np.testing.assert_allclose(lower, upper, rtol=0, atol=1e-12)
+    # Rectangular, they differ: 3 queries against 30 keys.
+    short = chunked_attention(q[:, :3], k, v, causal="lower_right", chunk_size=7)
+    assert not np.allclose(short, chunked_attention(q[:, :3], k, v, causal=True, chunk_size=7))
+
+
+@pytest.mark.parametrize("min_tile", [1, 2, 128])
+def test_lower_right_sub_tiles_change_nothing(monkeypatch, min_tile):
+    """Diagonal tiles are cut in four down to MIN_CAUSAL_TILE with the shifted diagonal too."""
+    monkeypatch.setattr(chunked_module, "MIN_CAUSAL_TILE", min_tile)
+    rng = np.random.default_rng(9)
+    q, k, v = rng.normal(size=(50, 8)), rng.normal(size=(90, 8)), rng.normal(size=(90, 3))
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=band_mask(50, 90, align="lower_right"))
+    output = chunked_attention(q, k, v, causal="lower_right", chunk_size=32)
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-10)
+
+
+@given(
+    t=st.integers(1, 30),
+    new=st.integers(1, 30),
+    chunk_size=st.integers(1, 10),
+    window=st.one_of(st.none(), st.integers(1, 30)),
+    seed=st.integers(0, 2**16),
+)
+def test_property_lower_right_decoding_equals_recomputation(t, new, chunk_size, window, seed):
+    """The last `new` tokens attending over all t cached keys (lower-right) give the last rows
+    of full causal (or windowed) attention: what a KV cache relies on."""
+    new = min(new, t)
+    rng = np.random.default_rng(seed)
+    q, k, v = rng.normal(size=(t, 4)), rng.normal(size=(t, 4)), rng.normal(size=(t, 3))
+    full = chunked_attention(q, k, v, causal=True, window=window, chunk_size=chunk_size)
+    tail = chunked_attention(
+        q[t - new :], k, v, causal="lower_right", window=window, chunk_size=chunk_size
+    )
+    np.testing.assert_allclose(tail, full[t - new :], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("t_q", "t_k", "window"), [(64, 256, None), (300, 100, None), (40, 300, 50)]
+)
+def test_tile_plan_lower_right_covers_every_visible_score(monkeypatch, t_q, t_k, window):
+    monkeypatch.setattr(chunked_module, "MIN_CAUSAL_TILE", 16)
+    plan = chunked_module.tile_plan(t_q, t_k, causal="lower_right", window=window, chunk_size=64)
+    visible = band_mask(t_q, t_k, window, align="lower_right")
+    covered = np.zeros((t_q, t_k), dtype=int)
+    for q0, q1, k0, k1, masked in plan:
+        covered[q0:q1, k0:k1] += 1
+        inside = visible[q0:q1, k0:k1]
+        assert inside.any()
+        assert masked == (not inside.all())
+    assert covered.max() == 1
+    assert np.all(covered[visible] == 1)
+
+
+def test_docstring_documents_each_parameter_once():
+    """Each parameter has one paragraph (the chunk_size paragraph was once duplicated and cut)."""
+    import inspect
+    import re
+
+    doc = chunked_attention.__doc__
+    for name in inspect.signature(chunked_attention).parameters:
+        entries = re.findall(rf"(?m)^    (?:\w+, )*{name}(?:, \w+)* : ", doc)
+        assert len(entries) == 1, (name, entries)
+    assert doc.count("Tokens per tile") == 1

@@ -195,6 +195,46 @@ def test_causal_mask_hand_computed():
     assert np.array_equal(causal_mask(1), [[True]])
 
 
+def test_causal_mask_rectangular_alignments_hand_computed():
+    # 2 queries, 4 keys. Top-left (PyTorch's is_causal): query 0 sees key 0 only.
+    np.testing.assert_array_equal(causal_mask(2, 4).astype(int), [[1, 0, 0, 0], [1, 1, 0, 0]])
+    assert np.array_equal(causal_mask(2, 4, align="upper_left"), causal_mask(2, 4))
+    # Bottom-right (a KV cache: the 2 queries are tokens 2 and 3 of 4): the last sees all keys.
+    np.testing.assert_array_equal(
+        causal_mask(2, 4, align="lower_right").astype(int), [[1, 1, 1, 0], [1, 1, 1, 1]]
+    )
+    # More queries than keys: the first seq_len_q - seq_len_k rows see nothing.
+    np.testing.assert_array_equal(
+        causal_mask(3, 2, align="lower_right").astype(int), [[0, 0], [1, 0], [1, 1]]
+    )
+    # Square: the alignments agree.
+    assert np.array_equal(causal_mask(5, 5, align="lower_right"), causal_mask(5))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"align": "bottom_right"}, ValueError, ["align", "'lower_right'", "KV cache"]),
+        ({"align": True}, TypeError, ["align must be 'upper_left' or 'lower_right'"]),
+        ({"align": None}, TypeError, ["align"]),
+    ],
+)
+def test_causal_mask_bad_align_is_explained(kwargs, error, words):
+    with pytest.raises(error) as info:
+        causal_mask(2, 3, **kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_causal_mask_names_the_argument_it_was_given():
+    with pytest.raises(ValueError, match="seq_len must be a positive integer"):
+        causal_mask(0)
+    with pytest.raises(ValueError, match="seq_len_k must be a positive integer"):
+        causal_mask(3, 0)
+    with pytest.raises(ValueError, match=r"causal_mask\(10, 10000000000\) would need"):
+        causal_mask(10, 10**10)
+
+
 def test_padding_mask_hand_computed():
     mask = padding_mask(readonly([2, 3, 0]), 3)
     assert mask.dtype == bool

@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attn_helpers import multi_head_attention, scaled_dot_product_attention
+from attn_helpers import (
+    causal_mask,
+    chunked_attention,
+    multi_head_attention,
+    scaled_dot_product_attention,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ATOL = {"float64": 1e-6, "float32": 1e-5}
@@ -71,9 +76,11 @@ def test_fixtures_record_their_provenance():
         with np.load(path) as data:
             assert str(data["torch_version"]).startswith("2.13.0"), path.name
             assert len(data["cases"]) == len(data["description"]) > 0, path.name
-    assert (
-        len(list(FIXTURES.glob("core_*.npz"))) == 8
-    )  # sdpa, mha, decoding (notebook 09), block (07b; tests/test_block.py) x 2 dtypes
+    # sdpa, mha, decoding (notebook 09), causal (alignment, notebook 07), block (notebook 07b,
+    # tests/test_block.py), each in 2 dtypes
+    expected = {f"core_{kind}_{dtype}.npz" for kind in ("sdpa", "mha", "decoding", "causal", "block")
+                for dtype in ATOL}  # fmt: skip
+    assert expected <= {path.name for path in FIXTURES.glob("core_*.npz")}
 
 
 @pytest.mark.parametrize(("case", "dtype", "arrays"), _load_cases("sdpa"))
@@ -139,3 +146,47 @@ def test_parity_fixtures_cover_what_the_issue_asks_for():
         with np.load(FIXTURES / f"core_sdpa_{dtype}.npz") as data:
             cases = [str(c) for c in data["cases"]]
             assert {"causal", "padding", "fully_masked"} <= set(cases)
+
+
+# ---------------------------------------------------------------- causal alignment (KV cache)
+
+
+@pytest.mark.parametrize("align", ["upper_left", "lower_right"])
+@pytest.mark.parametrize(("case", "dtype", "arrays"), _load_cases("causal"))
+def test_causal_alignment_matches_pytorch_causal_bias(case, dtype, arrays, align):
+    """causal_mask(..., align=) and chunked_attention(causal=) against torch's CausalBias."""
+    a = _readonly(arrays)
+    t_q, t_k = a["q"].shape[-2], a["k"].shape[-2]
+    mask = causal_mask(t_q, t_k, align=align)
+    assert np.array_equal(mask, a[f"mask_{align}"]), f"{case}: causal_mask(align={align!r})"
+    fully = np.broadcast_to(a[f"fully_masked_{align}"], a[f"output_{align}"].shape[:-1])
+    output, weights = scaled_dot_product_attention(a["q"], a["k"], a["v"], mask=mask)
+    _assert_rows(output, a[f"output_{align}"], fully, atol=ATOL[dtype], what=f"{case} output")
+    _assert_rows(weights, a[f"weights_{align}"], fully, atol=ATOL[dtype], what=f"{case} weights")
+    for chunk_size in (1, 2, 5):  # tiles that cut the diagonal in every place
+        chunked = chunked_attention(a["q"], a["k"], a["v"], causal=align, chunk_size=chunk_size)
+        _assert_rows(chunked, a[f"output_{align}"], fully, atol=ATOL[dtype], what=f"{case} chunked")
+    if align == "upper_left":  # causal=True is the top-left alignment, PyTorch's is_causal
+        np.testing.assert_array_equal(
+            chunked_attention(a["q"], a["k"], a["v"], causal=True, chunk_size=5), chunked
+        )
+
+
+def test_causal_fixtures_cover_both_corners():
+    """Fewer queries than keys (decoding), equal, and more (rows with no key) in both dtypes."""
+    for dtype in ATOL:
+        with np.load(FIXTURES / f"core_causal_{dtype}.npz") as data:
+            shapes = {(data[f"{c}__q"].shape[-2], data[f"{c}__k"].shape[-2]) for c in data["cases"]}
+            assert any(t_q < t_k for t_q, t_k in shapes)
+            assert any(t_q == t_k for t_q, t_k in shapes)
+            assert any(t_q > t_k for t_q, t_k in shapes)
+            one = data["decode_one__mask_lower_right"]  # one new token sees the whole cache
+            assert one.shape == (1, 9)
+            assert one.all()
+            assert not data["decode_one__mask_upper_left"][0, 1:].any()  # top-left: only key 0
+            # 7 queries, 4 keys, lower-right: queries 0-2 see no key. PyTorch warns "will produce
+            # NaNs" but its CPU kernel returns zeros there, as the course does (notebook 07 says so).
+            assert (
+                data["more_queries__fully_masked_lower_right"].tolist() == [True] * 3 + [False] * 4
+            )
+            assert np.all(data["more_queries__output_lower_right"][..., :3, :] == 0)

@@ -5,6 +5,7 @@
 - no NaN/inf for logits up to +-1e300 and -inf masks;
 - self-attention without positions is permutation equivariant;
 - causality: under causal_mask, changing a later token never changes an earlier output;
+- causal alignment: the lower-right mask is the last rows of the square one (a KV cache);
 - multi-head attention equals a Python loop over single heads;
 - merge_heads(split_heads(x)) == x;
 - float32 stays float32.
@@ -200,6 +201,35 @@ def test_causality_later_tokens_never_change_earlier_outputs(t, d, data):
     output2, weights2 = scaled_dot_product_attention(x2, x2, x2, mask=mask)
     np.testing.assert_array_equal(output2[:j], output[:j])  # exactly, not approximately
     np.testing.assert_array_equal(weights2[:j], weights[:j])
+
+
+@SETTINGS
+@given(t_q=st.integers(1, 9), t_k=st.integers(1, 9))
+def test_causal_alignments_are_two_views_of_one_triangle(t_q, t_k):
+    """upper_left is np.tril; lower_right is the bottom-right corner of the same big triangle."""
+    upper, lower = causal_mask(t_q, t_k), causal_mask(t_q, t_k, align="lower_right")
+    assert np.array_equal(upper, np.tril(np.ones((t_q, t_k), dtype=bool)))
+    n = max(t_q, t_k)
+    assert np.array_equal(lower, causal_mask(n)[n - t_q :, n - t_k :])
+    assert np.array_equal(upper, causal_mask(n)[:t_q, :t_k])
+    if t_q <= t_k:
+        assert lower[-1].all()  # the newest query sees every key, cached ones included
+    # Query i sits at position i + t_k - t_q: it sees that many keys plus itself (0 ... t_k).
+    np.testing.assert_array_equal(lower.sum(-1), np.clip(np.arange(t_q) + 1 + t_k - t_q, 0, t_k))
+
+
+@SETTINGS
+@given(t=st.integers(1, 8), new=st.integers(1, 8), d=small, data=st.data())
+def test_lower_right_is_what_a_kv_cache_needs(t, new, d, data):
+    """The last `new` queries against all t keys, lower-right aligned, are the last rows of
+    full causal attention: decoding with a cache gives what recomputation gives."""
+    new = min(new, t)
+    q, k, v = (data.draw(floats_array((t, d)), label=name) for name in "qkv")
+    full, _ = scaled_dot_product_attention(q, k, v, mask=causal_mask(t))
+    tail, _ = scaled_dot_product_attention(
+        q[t - new :], k, v, mask=causal_mask(new, t, align="lower_right")
+    )
+    np.testing.assert_allclose(tail, full[t - new :], rtol=1e-12, atol=1e-12)
 
 
 @SETTINGS

@@ -45,11 +45,27 @@ def test_stubs_are_not_attempted():
 # Independent implementations must pass: the package's own functions, and other correct spellings.
 
 
-def test_the_packages_functions_pass():
-    assert check_layer_norm(block.layer_norm)
-    assert check_pre_norm_block(
+def test_the_package_functions_the_exercises_ask_you_to_write_are_refused():
+    result = check_layer_norm(block.layer_norm)
+    assert result.status == "incorrect"
+    assert "`attn_helpers.block.layer_norm`" in result.message
+    result = check_pre_norm_block(
         lambda x, params, num_heads: block.transformer_block(x, params, num_heads=num_heads)[0]
     )
+    assert result.status == "incorrect"
+    assert "transformer_block" in result.message
+
+
+def test_the_pieces_of_the_package_may_be_used_in_the_block():
+    def with_package_pieces(x, params, num_heads):  # layer_norm, attention, ffn: all allowed
+        return block_ex.pre_norm_block_solution(x, params, num_heads)
+
+    assert check_pre_norm_block(with_package_pieces)
+
+
+def test_solutions_print_under_the_notebooks_stub_names():
+    assert "def my_layer_norm(" in str(fw.solution("layer_norm"))
+    assert "def pre_norm_block(" in str(fw.solution("pre_norm_block"))
 
 
 def test_np_var_and_np_std_spellings_pass():

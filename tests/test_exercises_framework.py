@@ -114,11 +114,11 @@ def test_hints_and_solution(exercise):
 def test_a_hint_comes_one_at_a_time_and_names_the_next(exercise):
     first = str(fw.hint(exercise.name))
     assert "Subtract" not in first  # the second hint is not given away
-    assert "hint('_test_softmax', 2)" in first
+    assert 'hint("_test_softmax", 2)' in first
     second = str(fw.hint(exercise.name, 2))
     assert second.startswith("Hint 2 of 2: Subtract")
     assert "Exponentiate" not in second
-    assert "solution('_test_softmax')" in second
+    assert 'solution("_test_softmax")' in second
     assert str(fw.hint(exercise.name, 9)) == second  # past the end: the last one
     assert "**Hint 1 of 2**" in fw.hint(exercise.name)._repr_markdown_()
 

@@ -34,22 +34,39 @@ def test_every_mistake_fails_and_the_checker_function_is_public(name):
 # Independent implementations (the package's own functions) must pass the checkers too.
 
 
-def test_the_packages_detector_passes_the_detector_exercise():
-    assert pitfalls.check_detect_causality_leak(lambda attention: not causality_leak(attention))
+def _agrees_but_is_refused(name, fn, package_name):
+    """The package computes the same answers, but the exercise asks the learner to write it."""
+    ex = fw.REGISTRY[name]
+    for case in ex.cases:
+        assert ex.differs(fw._call(ex.reference, case), fw._call(fn, case)) is None
+    result = fw.check(name, fn)
+    assert not result
+    assert f"calls the package's `{package_name}`" in result.message
 
 
-def test_the_packages_attention_passes_the_scale_exercise():
-    assert pitfalls.check_fix_head_scale(scaled_dot_product_attention)
+def test_the_packages_detector_agrees_but_is_refused():
+    """Notebook 07: "written without using `causality_leak`"."""
+    _agrees_but_is_refused(
+        "detect_causality_leak",
+        lambda attention: not causality_leak(attention),
+        "attn_helpers.diagnostics.causality_leak",
+    )
 
 
-def test_the_packages_softmax_passes_the_padding_exercise():
-    assert pitfalls.check_fix_padding_nan(softmax)
+def test_the_packages_attention_agrees_but_is_refused_for_the_scale_exercise():
+    _agrees_but_is_refused(
+        "fix_head_scale", scaled_dot_product_attention, "attn_helpers.scaled_dot_product_attention"
+    )
+
+
+def test_the_packages_softmax_agrees_but_is_refused_for_the_padding_exercise():
+    _agrees_but_is_refused("fix_padding_nan", softmax, "attn_helpers.softmax")
 
 
 def test_a_non_boolean_verdict_is_explained():
     result = pitfalls.check_detect_causality_leak(lambda attention: "no")
     assert not result
-    assert "return True or False" in result.message
+    assert "return `True` or `False`" in result.message
 
 
 def test_a_learner_function_that_crashes_is_reported_not_raised():

@@ -8,6 +8,14 @@ from attn_helpers import softmax as package_softmax
 from attn_helpers.exercises import qkv_ex, softmax_ex
 from attn_helpers.exercises._framework import REGISTRY, assert_checker_sound
 
+
+def np_softmax(x, axis=-1):
+    """A learner's own numpy softmax (the exercises forbid the package's)."""
+    x = np.asarray(x, dtype=float)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 NAMES = [
     "dot_scores",
     "weighted_average",
@@ -52,14 +60,20 @@ def test_loop_versions_are_correct():
     assert qkv_ex.check_weighted_average(weighted_average)
 
 
-def test_package_functions_pass():
-    assert softmax_ex.check_softmax(package_softmax)
-    assert softmax_ex.check_softmax_temperature(lambda x, t: package_softmax(x, temperature=t))
+def test_package_functions_are_rejected_where_the_notebook_forbids_them():
+    """Notebook 02: "Use numpy only, not the package's `softmax`: the point is to write it yourself"."""
+    res = softmax_ex.check_softmax(package_softmax)
+    assert not res
+    assert "calls the package's `attn_helpers.softmax`" in res.message
+    res = softmax_ex.check_softmax_temperature(lambda x, t: package_softmax(x, temperature=t))
+    assert "`attn_helpers.softmax`" in res.message
 
     def attention(q, k, v, mask=None):
         return scaled_dot_product_attention(q, k, v, mask=mask)
 
-    assert softmax_ex.check_attention(attention)
+    res = softmax_ex.check_attention(attention)
+    assert "`attn_helpers.scaled_dot_product_attention`" in res.message
+    assert softmax_ex.check_softmax(np_softmax)
 
 
 def test_jacobian_by_central_differences_is_accepted():
@@ -70,7 +84,7 @@ def test_jacobian_by_central_differences_is_accepted():
         for j in range(len(s)):
             d = np.zeros_like(s)
             d[j] = eps
-            cols.append((package_softmax(s + d) - package_softmax(s - d)) / (2 * eps))
+            cols.append((np_softmax(s + d) - np_softmax(s - d)) / (2 * eps))
         return np.stack(cols, axis=1)
 
     assert softmax_ex.check_softmax_jacobian(softmax_jacobian)  # accurate to ~1e-10, within atol
@@ -81,7 +95,7 @@ def test_jacobian_with_forward_differences_is_not_accepted():
         s = np.log(weights, out=np.full_like(weights, -50.0), where=weights > 0)
         eps = 1e-3
         return np.stack(
-            [(package_softmax(s + eps * np.eye(len(s))[j]) - weights) / eps for j in range(len(s))],
+            [(np_softmax(s + eps * np.eye(len(s))[j]) - weights) / eps for j in range(len(s))],
             axis=1,
         )
 
@@ -97,7 +111,7 @@ def test_attention_with_additive_mask_is_correct():
         scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
         if mask is not None:
             scores = scores + np.where(mask, 0.0, -1e9)
-        weights = package_softmax(scores)
+        weights = np_softmax(scores)
         return weights @ v, weights
 
     assert softmax_ex.check_attention(attention)
@@ -126,7 +140,7 @@ def test_naive_softmax_written_by_a_learner_is_diagnosed():
 
 
 def test_softmax_over_axis_zero_is_diagnosed():
-    res = softmax_ex.check_softmax(lambda x, axis=-1: package_softmax(x, axis=0))
+    res = softmax_ex.check_softmax(lambda x, axis=-1: np_softmax(x, axis=0))
     assert res.mistake == "wrong axis"
     assert "(2, 3) matrix" in res.message
 
@@ -142,7 +156,7 @@ def test_hard_lookup_is_diagnosed():
 
 def test_mask_after_softmax_is_diagnosed():
     def attention(q, k, v, mask=None):
-        weights = package_softmax(q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1]))
+        weights = np_softmax(q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1]))
         if mask is not None:
             weights = np.where(mask, weights, 0.0)
         return weights @ v, weights
@@ -168,7 +182,7 @@ def test_attention_with_k_T_on_heads_is_told_about_swapaxes():
         scores = q @ k.T / np.sqrt(q.shape[-1])
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
-        weights = package_softmax(scores)
+        weights = np_softmax(scores)
         return weights @ v, weights
 
     res = softmax_ex.check_attention(attention)
@@ -191,7 +205,7 @@ def test_naive_soft_lookup_is_diagnosed_on_large_scores():
 
 def test_soft_lookup_scaled_by_sqrt_d_k_is_diagnosed():
     def soft_lookup(query, keys, values):
-        weights = package_softmax(keys @ query / np.sqrt(len(query)))
+        weights = np_softmax(keys @ query / np.sqrt(len(query)))
         return weights @ values, weights
 
     res = qkv_ex.check_soft_lookup(soft_lookup)
@@ -199,12 +213,16 @@ def test_soft_lookup_scaled_by_sqrt_d_k_is_diagnosed():
     assert "notebook 02" in res.message
 
 
-def test_soft_lookup_with_the_package_softmax_is_correct():
+def test_soft_lookup_with_the_package_softmax_is_rejected():
+    """Notebook 01: "Write the softmax yourself with `np.exp`"."""
+
     def soft_lookup(query, keys, values):
         weights = package_softmax(keys @ query)
         return weights @ values, weights
 
-    assert qkv_ex.check_soft_lookup(soft_lookup)
+    res = qkv_ex.check_soft_lookup(soft_lookup)
+    assert not res
+    assert "`attn_helpers.softmax`" in res.message
 
 
 def test_jacobian_with_flipped_sign_is_diagnosed():

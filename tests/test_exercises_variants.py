@@ -64,6 +64,8 @@ def test_mistake_is_rejected_with_its_diagnosis(name, mistake):
 def test_some_case_separates_the_variant_from_the_reference(name, variant):
     """Rejected because a case tells them apart, not only because the variant crashes everywhere."""
     ex = fw.REGISTRY[name]
+    if fw._forbidden_uses(variant.fn, ex.forbidden):
+        return  # told apart by what it calls, not by its output
     separated = False
     for case in ex.cases:
         expected = fw._call(ex.reference, case)

@@ -376,3 +376,48 @@ def test_summary_names_the_largest_weight(scores):
     text = summarize_attention(w, names)
     best = int(np.argmax(w))
     assert text == f"this query gives {w[best]:.2f} of its attention to 't{best}'"
+
+
+def test_heatmap_auto_scale_says_when_weights_are_nearly_uniform():
+    """Issue 22: an automatic colour scale made near-uniform weights (0.022-0.027) look varied."""
+    rng = np.random.default_rng(0)
+    flat = softmax(rng.normal(0.0, 0.05, size=(20, 40)))  # every weight close to 1/40
+    ax = plot_attention_heatmap(flat)
+    label = ax.images[0].colorbar.ax.get_ylabel()
+    assert f"nearly uniform: {flat.min():.3g} to {flat.max():.3g}" in label
+    plt.close("all")
+    varied = softmax(rng.normal(0.0, 2.0, size=(20, 40)))
+    ax = plot_attention_heatmap(varied)
+    assert ax.images[0].colorbar.ax.get_ylabel() == "attention weight"
+    plt.close("all")
+    ax = plot_attention_heatmap(flat, vmax=1)  # a fixed scale shows the flatness itself
+    assert ax.images[0].colorbar.ax.get_ylabel() == "attention weight"
+    assert ax.images[0].get_clim() == (0, 1)
+
+
+def test_notebook_01_bandwidth_experiment_keeps_a_fixed_colour_scale():
+    """Notebook 01 section 2 suggests bandwidth = 10: the heatmap must show near-uniform weights
+    as uniform (a 0-1 colour scale) and its title must say what the weights are."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "notebooks" / "01_queries_keys_values.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    defining = next(s for s in sources if "def nadaraya_watson" in s)
+    plotting = next(s for s in sources if s.startswith("bandwidth = 0.3"))
+    namespace = {"np": np, "plt": plt, "softmax": softmax}
+    namespace["plot_attention_heatmap"] = plot_attention_heatmap
+    namespace["rng"] = np.random.default_rng(0)
+    exec(defining, namespace)
+    for bandwidth in (10, 0.3):
+        plt.close("all")
+        source = plotting.replace("bandwidth = 0.3", f"bandwidth = {bandwidth}", 1)
+        exec(source.replace("plt.show()", ""), namespace)
+        ax = plt.gcf().axes[1]
+        assert ax.images[0].get_clim() == (0, 1)
+        top = namespace["weights_h"].max(axis=1).mean()
+        assert f"h = {bandwidth:g}" in ax.get_title()
+        assert f"{top:.2f}" in ax.get_title()
+        assert "nearby" not in ax.get_title()  # not true at h = 10: every example counts
+    plt.close("all")

@@ -239,8 +239,8 @@ BAD_INPUTS = [
         ValueError,
         msg(
             "d_model must be divisible by num_heads",
-            "x.shape=(3, 10)",
             "d_model=10",
+            "x.shape=(3, 10)",
             "num_heads=4",
             "Hint",
         ),
@@ -255,6 +255,21 @@ BAD_INPUTS = [
             "w_q.shape=(10, 10)",
             "num_heads=4",
         ),
+    ),
+    (  # GQA: num_heads=3 is a multiple of num_kv_heads=1; the rule broken is d_model % num_heads
+        "mha gqa divisible blames num_heads",
+        lambda: multi_head_attention(
+            ro((4, 8)),
+            ro((4, 8)),
+            ro((8, 8)),
+            ro((8, 8)),
+            ro((8, 8)),
+            ro((8, 8)),
+            num_heads=3,
+            num_kv_heads=1,
+        ),  # fmt: skip
+        ValueError,
+        msg("d_model must be divisible by num_heads", "d_model=8", "num_heads=3", "[1, 2, 4, 8]"),
     ),
     (
         "num_heads zero",

@@ -3,12 +3,13 @@
 Every exercise has a checker, hints and a worked solution::
 
     from attn_helpers.exercises import check_softmax, hint, solution
-    check_softmax(softmax)   # your function, passed in (not called)
-    hint("softmax")          # gentle first, then more specific
-    solution("softmax")      # the worked answer, when you are ready
+    check_softmax(my_softmax)   # your function, passed in (not called)
+    hint("softmax")             # the first, gentlest hint; it names the next: hint("softmax", 2)
+    solution("softmax")         # the worked answer (code that runs as pasted), when you are ready
 
 A check has three outcomes: not attempted (your stub still raises NotImplementedError),
-incorrect (the first failing case, with a diagnosis of common mistakes) or correct.
+incorrect (the first failing case, with a diagnosis of common mistakes) or correct. Where an
+exercise asks you to write a step yourself, calling the package's function for it is incorrect.
 """
 
 from ._framework import check, hint, list_exercises, reference_solution, solution

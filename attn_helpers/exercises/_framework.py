@@ -12,6 +12,14 @@ three outcomes:
 
 Because mistakes are data, the checkers test themselves: :func:`assert_checker_sound` verifies that
 the reference passes, every mistake fails *with its own diagnosis*, and a stub is "not attempted".
+
+A checker that agrees with the reference on its cases accepts any function that also agrees there,
+so each exercise also declares ``wrong_variants``: plausible wrong answers (sign, min/max,
+abs/relu, off-by-one, wrong axis, wrong dtype or number type, transposes, the package function
+where it is forbidden) that the test suite runs against every registered exercise; each must be
+rejected, and some case must tell it apart from the reference. Integer answers are compared
+exactly, and a call to a package function in an exercise's ``forbidden`` list is found in the
+learner's code.
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ import copy
 import ctypes
 import functools
 import html
+import importlib
 import inspect
 import io
 import os
 import re
+import sys
 import textwrap
 import threading
 import warnings
@@ -317,13 +327,13 @@ def _default_compare(
             if a.ndim == 0:
                 return (
                     f"your result{where} is {a.item():.6g}, which is not the expected value "
-                    f"(rtol={rtol:g}, atol={atol:g})"
+                    f"(`rtol={rtol:g}`, `atol={atol:g}`)"
                 )
             bad = ~np.isclose(a, e, rtol=rtol, atol=atol)
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             return (
-                f"your result{where} differs from the expected values (rtol={rtol:g}, atol={atol:g}); "
-                f"the first differing entry is at index {idx}: you have {a[idx]:.6g}"
+                f"your result{where} differs from the expected values (`rtol={rtol:g}`, `atol={atol:g}`); "
+                f"the first differing entry is at index {idx}: you have {a[idx] + 0.0:.6g}"
             )
         return None
     return (
@@ -506,9 +516,7 @@ def _forbidden_uses(fn, forbidden: Sequence[Callable]) -> list[str]:
     functions are followed too. The package's own functions are not looked into: they may use
     each other (``scaled_dot_product_attention`` uses ``softmax``; that is not the learner's call).
     """
-    targets = {
-        id(inspect.unwrap(f)): f"{f.__module__.split('.')[0]}.{f.__name__}" for f in forbidden
-    }
+    targets = {id(inspect.unwrap(f)): _public_name(f) for f in forbidden}
     found: list[str] = []
     if not targets:
         return found
@@ -567,6 +575,21 @@ def _forbidden_uses(fn, forbidden: Sequence[Callable]) -> list[str]:
 
     visit(fn, 0)
     return found
+
+
+def _public_name(f) -> str:
+    """``attn_helpers.softmax`` for what the package exports at the top, else where it lives."""
+    top = sys.modules.get(f.__module__.split(".")[0])
+    if top is not None and getattr(top, f.__name__, None) is f:
+        return f"{top.__name__}.{f.__name__}"
+    for public in ("attn_helpers.minilm", "attn_helpers.diagnostics"):
+        try:
+            module = importlib.import_module(public)
+        except ImportError:  # pragma: no cover - an optional dependency is missing
+            continue
+        if getattr(module, f.__name__, None) is f:
+            return f"{public}.{f.__name__}"
+    return f"{f.__module__}.{f.__name__}"
 
 
 def _has_contents(cell) -> bool:
@@ -833,13 +856,13 @@ def _narrow(exercise: Exercise, fn, candidates: list[Mistake], after: int, limit
     return remaining[0]
 
 
-def _forbidden_result(name: str, what: str, called: list[str]) -> Result:
+def _forbidden_result(name: str, called: list[str]) -> Result:
     which = " and ".join(f"`{c}`" for c in called)
     return Result(
         name,
         INCORRECT,
-        f"on {what}, your function calls the package's {which}. This exercise asks you to write "
-        "that step yourself, with numpy: the point is to see every line of it.",
+        f"your function calls the package's {which}. This exercise asks you to write that step "
+        "yourself, with numpy: the point is to see every line of it.",
         mistake="called a forbidden package function",
     )
 
@@ -862,7 +885,8 @@ def _check(exercise: Exercise, fn: Callable, limit: float, output: _Output, warn
                 name,
                 NOT_ATTEMPTED,
                 "your function still raises `NotImplementedError`. "
-                f"Replace the stub with your code, then run the check again. Stuck? `hint({name!r})`.",
+                "Replace the stub with your code, then run the check again. "
+                f'Stuck? `hint("{name}")`.',
             )
         except _Stopped:
             return Result(
@@ -896,7 +920,7 @@ def _check(exercise: Exercise, fn: Callable, limit: float, output: _Output, warn
                 name, INCORRECT, f"on {what}, your function raised `{type(err).__name__}`.{says}"
             )
         if called:
-            return _forbidden_result(name, what, called)
+            return _forbidden_result(name, called)
         changed = _modified(fn, case, args, kwargs)
         if changed:  # it made a read-only copy writeable again and wrote into it
             return _modified_message(name, what, changed)
@@ -918,7 +942,7 @@ def _check(exercise: Exercise, fn: Callable, limit: float, output: _Output, warn
                 _narrow(exercise, fn, matches, number, limit) if len(matches) > 1 else matches[0]
             )
             return Result(name, INCORRECT, f"on {what}: {mistake.diagnosis}", mistake=mistake.name)
-        return Result(name, INCORRECT, f"on {what}, {problem}. Stuck? `hint({name!r})`.")
+        return Result(name, INCORRECT, f'on {what}, {problem}. Stuck? `hint("{name}")`.')
     n = len(exercise.cases)
     return Result(name, CORRECT, f"{n} of {n} test cases match. {exercise.title}: done.")
 
@@ -1017,9 +1041,9 @@ def hint(name: str, n: int | None = None, *, level: int | None = None):
     number = min(max(int(number), 1), len(hints))
     total = len(hints)
     if number < total:
-        nxt = f"Still stuck? `hint({name!r}, {number + 1})` shows hint {number + 1} of {total}."
+        nxt = f'Still stuck? `hint("{name}", {number + 1})` shows hint {number + 1} of {total}.'
     else:
-        nxt = f"That was the last hint. `solution({name!r})` shows a worked answer."
+        nxt = f'That was the last hint. `solution("{name}")` shows a worked answer.'
     body = hints[number - 1]
     text = f"Hint {number} of {total}: {body}\n{nxt}"
     md = f"**Hint {number} of {total}** for `{name}`: {body}\n\n{nxt}"

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import block
 from ..block import feed_forward, init_block_params, layer_norm, transformer_block
 from ..core import multi_head_attention
-from ._framework import Case, Exercise, Mistake, check, register
+from ._common import float32
+from ._framework import (
+    Case,
+    Exercise,
+    Mistake,
+    WrongVariant,
+    case_rng,
+    check,
+    register,
+    transformed,
+)
 
 __all__ = ["check_layer_norm", "check_pre_norm_block"]
-
-
-def _rng(name: str) -> np.random.Generator:
-    return np.random.default_rng(sum(map(ord, name)))  # seeded by name (STYLE.md 25)
 
 
 # ---------------------------------------------------------------- layer norm
@@ -68,8 +75,26 @@ def _ln_std_not_var(x, gamma, beta, eps=1e-5):
     return (x - mean) / (((x - mean) ** 2).mean(axis=-1, keepdims=True) + eps) * gamma + beta
 
 
+def _ln_fixed_eps(x, gamma, beta, eps=1e-5):
+    return layer_norm_solution(x, gamma, beta)  # ignores the eps it is given
+
+
+def _ln_whole_array(x, gamma, beta, eps=1e-5):
+    mean = x.mean()  # one mean and variance for every token at once
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean() + eps) * gamma + beta
+
+
+def _ln_gamma_only(x, gamma, beta, eps=1e-5):
+    mean = x.mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(axis=-1, keepdims=True) + eps) * gamma
+
+
+def _ln_package(x, gamma, beta, eps=1e-5):
+    return block.layer_norm(x, gamma, beta, eps=eps)
+
+
 def _ln_cases():
-    rng = _rng("layer_norm")
+    rng = case_rng("layer_norm")
     d = 6
     gamma, beta = 1.0 + 0.5 * rng.standard_normal(d), 0.5 * rng.standard_normal(d)
     tiny = rng.standard_normal((3, d)) * 1e-3 + 4.0  # variance about 1e-6: eps (1e-5) dominates
@@ -78,12 +103,12 @@ def _ln_cases():
     g8, b8 = 1.0 + 0.5 * rng.standard_normal(8), 0.5 * rng.standard_normal(8)
     return [
         Case((rng.standard_normal((4, d)) * 3.0 + 2.0, gamma, beta),
-             description="x of shape (4, 6) (4 tokens, d_model=6), random gamma and beta"),
-        Case((batched, g8, b8), description="x of shape (2, 3, 8): a batch of 2 sequences of 3 tokens"),
+             description="`x` of shape (4, 6) (4 tokens, `d_model=6`), random `gamma` and `beta`"),
+        Case((batched, g8, b8), description="`x` of shape (2, 3, 8): a batch of 2 sequences of 3 tokens"),
         Case((tiny, gamma, beta),
-             description="x of shape (3, 6) whose rows vary by only about 0.001 (variance about 1e-6)"),
-        Case((constant, gamma, beta), description="x of shape (2, 6) whose second row is constant (3.0)"),
-        Case((tiny, gamma, beta), {"eps": 1e-3}, description="the rows of about 0.001 spread, eps=1e-3"),
+             description="`x` of shape (3, 6) whose rows vary by only about 0.001 (variance about 1e-6)"),
+        Case((constant, gamma, beta), description="`x` of shape (2, 6) whose second row is constant (3.0)"),
+        Case((tiny, gamma, beta), {"eps": 1e-3}, description="the rows of about 0.001 spread, `eps=1e-3`"),
     ]  # fmt: skip
 
 
@@ -93,7 +118,9 @@ register(
         notebook="07b_the_transformer_block",
         title="Layer normalisation over each token's features",
         reference=layer_norm_solution,
+        stub="my_layer_norm",
         cases=_ln_cases(),
+        forbidden=(block.layer_norm, block._layer_norm),  # the exercise: write it with numpy
         mistakes=[
             Mistake(
                 "wrong axis",
@@ -119,8 +146,8 @@ register(
             Mistake(
                 "unbiased variance",
                 _ln_unbiased,
-                "you used the unbiased variance (dividing by d_model - 1, `ddof=1`). Layer norm "
-                "uses the plain mean of the squared deviations (divide by d_model), as "
+                "you used the unbiased variance (dividing by `d_model - 1`, `ddof=1`). Layer norm "
+                "uses the plain mean of the squared deviations (divide by `d_model`), as "
                 "`np.var` does by default and as PyTorch's `F.layer_norm` does.",
             ),
             Mistake(
@@ -148,11 +175,22 @@ register(
                 "root, `np.sqrt(var + eps)`.",
             ),
         ],
+        wrong_variants=[
+            WrongVariant("eps ignored (always 1e-5)", _ln_fixed_eps, says="eps=1e-3"),
+            WrongVariant("one mean and variance for the whole array", _ln_whole_array),
+            WrongVariant("gamma without beta", _ln_gamma_only),
+            WrongVariant(
+                "float32 result", transformed(layer_norm_solution, float32), says="float32"
+            ),
+            WrongVariant(
+                "the package's layer_norm", _ln_package, says="`attn_helpers.block.layer_norm`"
+            ),
+        ],
         hints=[
             "Each token is normalised on its own: take the mean and the variance over the last "
             "axis, `axis=-1`, with `keepdims=True` so they broadcast back against `x`.",
-            "The variance is the mean of the squared deviations from the mean (divide by d_model, "
-            "not d_model - 1). Add `eps` to it before the square root.",
+            "The variance is the mean of the squared deviations from the mean (divide by `d_model`, "
+            "not `d_model - 1`). Add `eps` to it before the square root.",
             "`(x - mean) / np.sqrt(var + eps)` has mean 0 and variance 1 per token; then "
             "`* gamma + beta`.",
         ],
@@ -195,7 +233,8 @@ def _ln(z, p, i):
 
 
 def _block_post_norm(x, params, num_heads):
-    return transformer_block(x, params, num_heads=num_heads, norm="post")[0]
+    h = _ln(x + _attn(x, params, num_heads), params, 1)  # normalise after adding
+    return _ln(h + _ffn(h, params), params, 2)
 
 
 def _block_no_attention_residual(x, params, num_heads):
@@ -225,8 +264,22 @@ def _block_ffn_reads_x(x, params, num_heads):
     return h + _ffn(_ln(x, params, 2), params)
 
 
+def _block_final_norm(x, params, num_heads):
+    h = x + _attn(_ln(x, params, 1), params, num_heads)
+    return _ln(h + _ffn(_ln(h, params, 2), params), params, 2)  # an extra norm on the output
+
+
+def _block_ffn_first(x, params, num_heads):
+    h = x + _ffn(_ln(x, params, 1), params)
+    return h + _attn(_ln(h, params, 2), params, num_heads)
+
+
+def _block_package(x, params, num_heads):
+    return transformer_block(x, params, num_heads=num_heads, norm="pre")[0]
+
+
 def _block_cases():
-    rng = _rng("pre_norm_block")
+    rng = case_rng("pre_norm_block")
     cases = []
     for shape, num_heads, d_ff in (((5, 8), 2, 32), ((2, 4, 12), 3, 20)):
         d = shape[-1]
@@ -237,9 +290,13 @@ def _block_cases():
             p[f"{ln}_gamma"] = 1.0 + 0.4 * rng.standard_normal(d)
             p[f"{ln}_beta"] = 0.4 * rng.standard_normal(d)
         x = 2.0 * rng.standard_normal(shape) + 0.5
-        tokens = "5 tokens, d_model=8" if len(shape) == 2 else "a batch of 2 x 4 tokens, d_model=12"
+        tokens = (
+            "5 tokens, `d_model=8`" if len(shape) == 2 else "a batch of 2 x 4 tokens, `d_model=12`"
+        )
         cases.append(
-            Case((x, p, num_heads), description=f"x of shape {shape} ({tokens}), {num_heads} heads")
+            Case(
+                (x, p, num_heads), description=f"`x` of shape {shape} ({tokens}), {num_heads} heads"
+            )
         )
     return cases
 
@@ -250,13 +307,16 @@ register(
         notebook="07b_the_transformer_block",
         title="A pre-norm transformer block",
         reference=pre_norm_block_solution,
+        solution_prelude="from attn_helpers import multi_head_attention\n"
+        "from attn_helpers.block import feed_forward, layer_norm",
         cases=_block_cases(),
+        forbidden=(transformer_block,),  # the exercise: assemble the block from its pieces
         mistakes=[
             Mistake(
                 "post-norm",
                 _block_post_norm,
-                "you built a post-norm block (normalise *after* adding: `layer_norm(x + "
-                "attention(x))`). In a pre-norm block the layer norm goes *inside* the branch, "
+                "you built a post-norm block (normalise after adding: `layer_norm(x + "
+                "attention(x))`). In a pre-norm block the layer norm goes inside the branch, "
                 "before the sublayer, and the residual adds to the un-normalised stream: "
                 "`h = x + attention(layer_norm(x))`.",
             ),
@@ -275,7 +335,7 @@ register(
             Mistake(
                 "residual from the normalised stream",
                 _block_residual_from_normed,
-                "you added the sublayer's output to the *normalised* vectors. The residual "
+                "you added the sublayer's output to the normalised vectors. The residual "
                 "carries the raw stream past the norm: add to `x` (and `h`), not to "
                 "`layer_norm(x)`.",
             ),
@@ -288,8 +348,18 @@ register(
             Mistake(
                 "feed-forward reads x",
                 _block_ffn_reads_x,
-                "your feed-forward layer read `x`, the stream *before* attention. In a sequential "
+                "your feed-forward layer read `x`, the stream before attention. In a sequential "
                 "block it reads `h = x + attention(...)`, so it sees what attention added.",
+            ),
+        ],
+        wrong_variants=[
+            WrongVariant("a layer norm on the block's output", _block_final_norm),
+            WrongVariant("feed-forward before attention", _block_ffn_first),
+            WrongVariant("float32 result", transformed(pre_norm_block_solution, float32)),
+            WrongVariant(
+                "the package's transformer_block",
+                _block_package,
+                says="`attn_helpers.block.transformer_block`",
             ),
         ],
         hints=[

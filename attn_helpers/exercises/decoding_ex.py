@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import _softmax_rows
-from ._framework import Case, Exercise, Mistake, check, register
+from ..core import (
+    causal_mask,
+    repeat_kv,
+    rotary_embedding,
+    sliding_window_mask,
+)
+from ._common import _softmax_rows, float32, item, negated, normal, swap_last
+from ._framework import Case, Exercise, Mistake, WrongVariant, check, register, transformed
 
 __all__ = [
     "check_kv_cache_step",
@@ -19,12 +25,6 @@ __all__ = [
     "check_rotary_embedding",
     "check_sliding_window_mask",
 ]
-
-_rng = np.random.default_rng(909)
-
-
-def _randn(*shape):
-    return _rng.standard_normal(shape)
 
 
 # --------------------------------------------------------------------------- sliding window
@@ -50,40 +50,82 @@ def _window_transposed(seq_len, window):
     return sliding_window_mask_solution(seq_len, window).T
 
 
+def _window_too_small(seq_len, window):
+    offset = np.arange(seq_len)[:, None] - np.arange(seq_len)[None, :]
+    return (offset >= 0) & (offset < window - 1)
+
+
+def _window_ints(seq_len, window):
+    return sliding_window_mask_solution(seq_len, window).astype(int)
+
+
+def _window_causal_only(seq_len, window):
+    return np.tril(np.ones((seq_len, seq_len), dtype=bool))  # the window forgotten
+
+
+def _window_package(seq_len, window):
+    return sliding_window_mask(seq_len, window)
+
+
+def _window_from_causal(seq_len, window):
+    return causal_mask(seq_len) & ~np.tril(np.ones((seq_len, seq_len), dtype=bool), k=-window)
+
+
 register(
     Exercise(
         name="sliding_window_mask",
         notebook="09_decoding_kv_cache_rope_gqa",
         title="A sliding-window causal mask",
         reference=sliding_window_mask_solution,
+        stub="my_sliding_window_mask",
+        forbidden=(sliding_window_mask, causal_mask),
         cases=[
-            Case((6, 2), description="seq_len=6, window=2"),
-            Case((5, 1), description="seq_len=5, window=1 (only itself)"),
-            Case((4, 9), description="seq_len=4, window=9 (wider than the sequence)"),
+            Case((6, 2), description="`seq_len=6`, `window=2`"),
+            Case((5, 1), description="`seq_len=5`, `window=1` (only itself)"),
+            Case((4, 9), description="`seq_len=4`, `window=9` (wider than the sequence)"),
         ],
         mistakes=[
             Mistake(
                 "off by one",
                 _window_off_by_one,
-                "each query sees window + 1 keys: the window counts the query itself, so key j "
-                "is visible when i - j < window, not <= window.",
+                "each query sees `window + 1` keys: the window counts the query itself, so key "
+                "`j` is visible when `i - j < window`, not `<= window`.",
             ),
             Mistake(
                 "not causal",
                 _window_not_causal,
-                "your window reaches into the future too (|i - j| < window). A decoder's window "
-                "looks only back: i - j must also be >= 0.",
+                "your window reaches into the future too (`abs(i - j) < window`). A decoder's "
+                "window looks only back: `i - j` must also be `>= 0`.",
             ),
             Mistake(
                 "transposed",
                 _window_transposed,
                 "your mask is the transpose of the right one: rows are queries, columns keys, and "
-                "a query sees the keys on and just *below* the diagonal.",
+                "a query sees the keys on and just below the diagonal.",
+            ),
+            Mistake(
+                "one key too few",
+                _window_too_small,
+                "each query sees `window - 1` keys: the window counts the query itself, so key "
+                "`j` is visible when `i - j < window`.",
+            ),
+        ],
+        wrong_variants=[
+            WrongVariant("integers", _window_ints, says="boolean"),
+            WrongVariant("the window forgotten", _window_causal_only),
+            WrongVariant(
+                "the package's sliding_window_mask",
+                _window_package,
+                says="`attn_helpers.sliding_window_mask`",
+            ),
+            WrongVariant(
+                "the package's causal_mask", _window_from_causal, says="`attn_helpers.causal_mask`"
             ),
         ],
         hints=[
-            "Compute the offset i - j for every (query i, key j) pair with broadcasting.",
-            "np.arange(T)[:, None] - np.arange(T)[None, :] is the offset; keep 0 <= offset < window.",
+            "Compute the offset `i - j` for every (query `i`, key `j`) pair with broadcasting.",
+            "`np.arange(T)[:, None] - np.arange(T)[None, :]` is the offset; keep "
+            "`0 <= offset < window`.",
         ],
     )
 )
@@ -131,38 +173,87 @@ def _rope_frequency_over_half(x, positions):
     return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
+def _rope_second_half_unrotated(x, positions):
+    half = x.shape[-1] // 2
+    out = rotary_embedding_solution(x, positions)
+    return np.concatenate([out[..., :half], x[..., half:]], axis=-1)  # x2 left as it was
+
+
+def _rope_first_half_only(x, positions):
+    half = x.shape[-1] // 2  # partial rotary: only the first half of the features turn
+    return np.concatenate([rotary_embedding_solution(x[..., :half], positions), x[..., half:]], -1)
+
+
+def _rope_degrees(x, positions):
+    return rotary_embedding_solution(x, np.radians(np.asarray(positions, dtype=float)))
+
+
+def _rope_package(x, positions):
+    return rotary_embedding(x, positions)
+
+
+_randn = normal("rotary_embedding")
+
 register(
     Exercise(
         name="rotary_embedding",
         notebook="09_decoding_kv_cache_rope_gqa",
         title="Rotary position embedding (split halves)",
         reference=rotary_embedding_solution,
+        stub="my_rotary_embedding",
+        forbidden=(rotary_embedding,),
         cases=[
-            Case((_randn(5, 8), np.arange(5)), description="x (5, 8) at positions 0..4"),
-            Case((_randn(3, 4), np.arange(10, 13)), description="x (3, 4) at positions 10..12"),
+            Case((_randn(5, 8), np.arange(5)), description="`x` (5, 8) at positions 0 to 4"),
+            Case((_randn(3, 4), np.arange(10, 13)), description="`x` (3, 4) at positions 10 to 12"),
         ],
         mistakes=[
             Mistake(
                 "interleaved pairs",
                 _rope_interleaved,
                 "you rotated the interleaved pairs (0, 1), (2, 3), ... (RoFormer / GPT-J). This "
-                "course follows GPT-NeoX and Llama: feature i pairs with feature i + head_dim // 2.",
+                "course follows GPT-NeoX and Llama: feature `i` pairs with feature "
+                "`i + head_dim // 2`.",
             ),
             Mistake(
                 "rotated backwards",
                 _rope_wrong_direction,
-                "your rotation turns the wrong way: the first half becomes x1 * cos - x2 * sin and "
-                "the second x2 * cos + x1 * sin.",
+                "your rotation turns the wrong way: the first half becomes "
+                "`x1 * cos - x2 * sin` and the second `x2 * cos + x1 * sin`.",
             ),
             Mistake(
                 "wrong frequencies",
                 _rope_frequency_over_half,
-                "your angles have the wrong speeds: pair i turns at base ** (-2 * i / head_dim).",
+                "your angles have the wrong speeds: pair `i` turns at `base**(-2 * i / head_dim)`.",
+            ),
+            Mistake(
+                "second half not rotated",
+                _rope_second_half_unrotated,
+                "your first half is right, but the second half came back unchanged: a rotation "
+                "moves both coordinates of each pair. The second half becomes "
+                "`x2 * cos + x1 * sin`.",
+            ),
+            Mistake(
+                "only the first half of the features",
+                _rope_first_half_only,
+                "you rotated only the first `head_dim // 2` features (a 'partial' rotary, as some "
+                "models use) and left the rest as they were. Here every feature turns: pair `i` "
+                "is (`i`, `i + head_dim // 2`) for all `i < head_dim // 2`.",
+            ),
+        ],
+        wrong_variants=[
+            WrongVariant("angles in degrees", _rope_degrees),
+            WrongVariant("negated", transformed(rotary_embedding_solution, negated)),
+            WrongVariant("float32", transformed(rotary_embedding_solution, float32)),
+            WrongVariant(
+                "the package's rotary_embedding",
+                _rope_package,
+                says="`attn_helpers.rotary_embedding`",
             ),
         ],
         hints=[
-            "Split x into halves x1 = x[:, :half] and x2 = x[:, half:]; pair i is (x1[:, i], x2[:, i]).",
-            "angles = positions[:, None] * 10000.0 ** (-2 * np.arange(half) / head_dim); rotate "
+            "Split `x` into halves `x1 = x[:, :half]` and `x2 = x[:, half:]`; pair `i` is "
+            "(`x1[:, i]`, `x2[:, i]`).",
+            "`angles = positions[:, None] * 10000.0 ** (-2 * np.arange(half) / head_dim)`; rotate "
             "each pair by its angle, as in a 2-D rotation matrix.",
         ],
     )
@@ -177,22 +268,40 @@ def check_rotary_embedding(fn):
 # --------------------------------------------------------------------------- GQA repeat
 
 
-def repeat_kv_solution(k, num_heads):
-    """(num_kv_heads, T, head_dim) -> (num_heads, T, head_dim): query head h uses kv head h // group."""
-    group = num_heads // k.shape[0]
-    return np.repeat(k, group, axis=0)  # kv head 0 for query heads 0..group-1, and so on
+def repeat_kv_solution(k, num_repeats):
+    """(num_kv_heads, T, head_dim) -> (num_kv_heads * num_repeats, T, head_dim), like repeat_kv.
+
+    Each key/value head serves ``num_repeats`` consecutive query heads: query head ``h`` uses
+    kv head ``h // num_repeats``.
+    """
+    return np.repeat(k, num_repeats, axis=0)  # kv head 0 for query heads 0..num_repeats-1, ...
 
 
-def _repeat_tiled(k, num_heads):
-    return np.tile(k, (num_heads // k.shape[0], 1, 1))
+def _repeat_tiled(k, num_repeats):
+    return np.tile(k, (num_repeats, 1, 1))
 
 
-def _repeat_wrong_axis(k, num_heads):
-    return np.repeat(k, num_heads // k.shape[0], axis=1)
+def _repeat_wrong_axis(k, num_repeats):
+    return np.repeat(k, num_repeats, axis=1)
 
 
-def _repeat_num_heads_times(k, num_heads):
-    return np.repeat(k, num_heads, axis=0)
+def _repeat_as_num_heads(k, num_repeats):
+    return np.repeat(k, num_repeats // k.shape[0], axis=0)  # reads num_repeats as num_heads
+
+
+def _repeat_one_too_many(k, num_repeats):
+    return np.repeat(k, num_repeats + 1, axis=0)
+
+
+def _repeat_last_axis(k, num_repeats):
+    return np.repeat(k, num_repeats, axis=-1)
+
+
+def _repeat_package(k, num_repeats):
+    return repeat_kv(k, num_repeats)
+
+
+_randn = normal("repeat_kv")
 
 
 register(
@@ -201,16 +310,28 @@ register(
         notebook="09_decoding_kv_cache_rope_gqa",
         title="Share key/value heads between query heads (GQA)",
         reference=repeat_kv_solution,
+        stub="my_repeat_kv",
+        forbidden=(repeat_kv,),
         cases=[
-            Case((_randn(2, 3, 4), 6), description="2 kv heads for 6 query heads"),
-            Case((_randn(1, 5, 2), 4), description="1 kv head for 4 query heads (MQA)"),
+            Case(
+                (_randn(2, 3, 4), 3),
+                description="2 kv heads, each repeated `num_repeats=3` times (6 query heads)",
+            ),
+            Case(
+                (_randn(1, 5, 2), 4),
+                description="1 kv head repeated `num_repeats=4` times (MQA, 4 query heads)",
+            ),
+            Case(
+                (_randn(4, 2, 3), 2),
+                description="4 kv heads, each repeated `num_repeats=2` times (8 query heads)",
+            ),
         ],
         mistakes=[
             Mistake(
                 "tiled instead of repeated",
                 _repeat_tiled,
-                "your heads come in the order 0, 1, 0, 1, ... (np.tile). In GQA each kv head serves "
-                "a block of consecutive query heads: 0, 0, 0, 1, 1, 1 (np.repeat).",
+                "your heads come in the order 0, 1, 0, 1, ... (`np.tile`). In GQA each kv head "
+                "serves a block of consecutive query heads: 0, 0, 0, 1, 1, 1 (`np.repeat`).",
             ),
             Mistake(
                 "repeated the tokens",
@@ -218,22 +339,33 @@ register(
                 "you repeated along the token axis (axis 1); repeat the heads, axis 0.",
             ),
             Mistake(
-                "repeated num_heads times",
-                _repeat_num_heads_times,
-                "each kv head is repeated num_heads times, giving num_kv_heads * num_heads heads; "
-                "repeat each num_heads // num_kv_heads times.",
+                "num_repeats read as num_heads",
+                _repeat_as_num_heads,
+                "you divided `num_repeats` by the number of kv heads, as if it were the number of "
+                "query heads. Like the package's `repeat_kv(x, num_repeats)`, the second argument "
+                "says how many times each kv head is repeated: "
+                "`np.repeat(k, num_repeats, axis=0)`.",
+            ),
+        ],
+        wrong_variants=[
+            WrongVariant("repeated once too often", _repeat_one_too_many),
+            WrongVariant("repeated along the features", _repeat_last_axis),
+            WrongVariant("float32", transformed(repeat_kv_solution, float32)),
+            WrongVariant(
+                "the package's repeat_kv", _repeat_package, says="`attn_helpers.repeat_kv`"
             ),
         ],
         hints=[
-            "With 2 kv heads and 6 query heads, each kv head serves 3 consecutive query heads.",
-            "np.repeat(k, num_heads // k.shape[0], axis=0).",
+            "With 2 kv heads and `num_repeats=3`, there are 6 query heads and each kv head "
+            "serves 3 consecutive ones: 0, 0, 0, 1, 1, 1.",
+            "`np.repeat(k, num_repeats, axis=0)`.",
         ],
     )
 )
 
 
 def check_repeat_kv(fn):
-    """Check your ``my_repeat_kv(k, num_heads) -> (num_heads, T, head_dim)``."""
+    """Check your ``my_repeat_kv(k, num_repeats) -> (num_kv_heads * num_repeats, T, head_dim)``."""
     return check("repeat_kv", fn)
 
 
@@ -249,7 +381,8 @@ def kv_cache_step_solution(q_new, k_new, v_new, k_cache, v_cache):
     k = np.concatenate([k_cache, k_new], axis=0)  # (t + 1, head_dim): the new token sees itself too
     v = np.concatenate([v_cache, v_new], axis=0)
     scores = q_new @ k.T / np.sqrt(q_new.shape[-1])  # (1, t + 1): no mask, the cache is the past
-    weights = _softmax_rows(scores)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)  # softmax over the t + 1 keys
     return weights @ v, k, v
 
 
@@ -272,20 +405,53 @@ def _step_no_scale(q_new, k_new, v_new, k_cache, v_cache):
     return _softmax_rows(q_new @ k.T) @ v, k, v
 
 
+def _step_not_appended(q_new, k_new, v_new, k_cache, v_cache):
+    k = np.concatenate([k_cache, k_new], axis=0)
+    v = np.concatenate([v_cache, v_new], axis=0)
+    output = _softmax_rows(q_new @ k.T / np.sqrt(q_new.shape[-1])) @ v
+    return output, k_cache, v_cache  # the old cache handed back: it never grows
+
+
+def _step_cache_only(q_new, k_new, v_new, k_cache, v_cache):
+    output = _softmax_rows(q_new @ k_cache.T / np.sqrt(q_new.shape[-1])) @ v_cache
+    return output, k_cache, v_cache  # neither attended to nor appended
+
+
+def _step_new_token_only(q_new, k_new, v_new, k_cache, v_cache):
+    k = np.concatenate([k_cache, k_new], axis=0)
+    v = np.concatenate([v_cache, v_new], axis=0)
+    return v_new.copy(), k, v  # attends only to itself
+
+
+def _step_keys_for_values(q_new, k_new, v_new, k_cache, v_cache):
+    k = np.concatenate([k_cache, k_new], axis=0)
+    v = np.concatenate([v_cache, v_new], axis=0)
+    return _softmax_rows(q_new @ k.T / np.sqrt(q_new.shape[-1])) @ k, k, v
+
+
+_randn = normal("kv_cache_step")
+_GROW_DIAGNOSIS = (
+    "the cache you returned still has `t` rows: it should grow to `t + 1`. Append the new key "
+    "and value, `k = np.concatenate([k_cache, k_new], axis=0)` (the same for `v`), and return "
+    "the grown `k` and `v`, so the next step sees this token too."
+)
+
 register(
     Exercise(
         name="kv_cache_step",
         notebook="09_decoding_kv_cache_rope_gqa",
         title="One decoding step with a KV cache",
         reference=kv_cache_step_solution,
+        stub="my_kv_cache_step",
+        returns=("output", "k", "v"),
         cases=[
             Case(
                 (_randn(1, 4), _randn(1, 4), _randn(1, 4), _randn(3, 4), _randn(3, 4)),
-                description="a cache of 3 tokens, head_dim=4",
+                description="a cache of 3 tokens, `head_dim=4`",
             ),
             Case(
                 (_randn(1, 8), _randn(1, 8), _randn(1, 8), _randn(7, 8), _randn(7, 8)),
-                description="a cache of 7 tokens, head_dim=8",
+                description="a cache of 7 tokens, `head_dim=8`",
             ),
         ],
         mistakes=[
@@ -304,14 +470,32 @@ register(
             Mistake(
                 "no scale",
                 _step_no_scale,
-                "your scores are not divided by sqrt(head_dim): a step must compute exactly what the full "
-                "scaled attention computes for that row.",
+                "your scores are not divided by `sqrt(head_dim)`: a step must compute exactly "
+                "what the full scaled attention computes for that row.",
             ),
+            Mistake("cache not grown", _step_not_appended, _GROW_DIAGNOSIS),
+            Mistake("cache neither used nor grown", _step_cache_only, _GROW_DIAGNOSIS),
+        ],
+        wrong_variants=[
+            WrongVariant("attends only to itself", _step_new_token_only),
+            WrongVariant("keys used as values", _step_keys_for_values),
+            WrongVariant(
+                "output float32",
+                transformed(kv_cache_step_solution, item(0, float32)),
+                says="the first item, `output`",
+            ),
+            WrongVariant(
+                "k cache transposed",
+                transformed(kv_cache_step_solution, item(1, swap_last)),
+                says="the second item, `k`",
+            ),
+            WrongVariant("output negated", transformed(kv_cache_step_solution, item(0, negated))),
         ],
         hints=[
-            "First grow the cache: np.concatenate([k_cache, k_new], axis=0), the same for v.",
-            "Then it is ordinary attention for one query: softmax(q_new @ k.T / sqrt(head_dim)) @ v, "
-            "with no mask (the cache holds only the past and the token itself).",
+            "First grow the cache: `np.concatenate([k_cache, k_new], axis=0)`, the same for `v`.",
+            "Then it is ordinary attention for one query: "
+            "`softmax(q_new @ k.T / sqrt(head_dim)) @ v`, with no mask (the cache holds only the "
+            "past and the token itself).",
         ],
     )
 )

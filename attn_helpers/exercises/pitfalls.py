@@ -13,7 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._framework import Case, Exercise, Mistake, check, register
+from ..chunked import chunked_attention
+from ..core import multi_head_attention, scaled_dot_product_attention, softmax
+from ..diagnostics import causality_leak
+from ._common import float32, item, swap_last
+from ._framework import (
+    Case,
+    Exercise,
+    Mistake,
+    WrongVariant,
+    case_rng,
+    check,
+    register,
+    transformed,
+)
 
 __all__ = [
     "check_detect_causality_leak",
@@ -22,7 +35,6 @@ __all__ = [
 ]
 
 NOTEBOOK = "07_common_pitfalls"
-_rng = np.random.default_rng(7)
 
 
 def _softmax_rows(scores):
@@ -95,7 +107,7 @@ def detect_causality_leak_solution(attention):
 
 def _compare_verdict(expected, actual) -> str | None:
     if not isinstance(actual, bool | np.bool_):
-        return f"you returned {actual!r} ({type(actual).__name__}); return True or False"
+        return f"you returned `{actual!r}` (a {type(actual).__name__}); return `True` or `False`"
     if bool(actual) == bool(expected):
         return None
     return "you reported a leak where there is none" if actual else "you missed a leak"
@@ -117,6 +129,29 @@ def _leak_weights_only(attention):
     return bool(np.any(weights[~causal] != 0))
 
 
+def _leak_package(attention):
+    return not causality_leak(attention)  # a Diagnosis is truthy when the check passed
+
+
+def _leak_last_position_only(attention):
+    seq_len = 6
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(size=(3, seq_len, 4))
+    causal = np.tril(np.ones((seq_len, seq_len), dtype=bool))
+    result = attention(q, k, v, mask=causal)
+    output = result[0] if isinstance(result, tuple) else result
+    q2, k2, v2 = q.copy(), k.copy(), v.copy()
+    for x in (q2, k2, v2):
+        x[-1] = rng.normal(size=4)  # only p = seq_len - 1
+    result2 = attention(q2, k2, v2, mask=causal)
+    output2 = result2[0] if isinstance(result2, tuple) else result2
+    return not np.allclose(output[:-1], output2[:-1])
+
+
+def _leak_as_int(attention):
+    return int(detect_causality_leak_solution(attention))
+
+
 def _leak_values_only(attention):
     seq_len = 6
     rng = np.random.default_rng(0)
@@ -134,6 +169,8 @@ register(
         notebook=NOTEBOOK,
         title="A detector for causality leaks",
         reference=detect_causality_leak_solution,
+        stub="leaks_future",
+        forbidden=(causality_leak,),
         cases=[
             Case((_attention_correct,), description="a correct causal attention (no leak)"),
             Case(
@@ -160,22 +197,22 @@ register(
             Mistake(
                 "always True",
                 _leak_always_true,
-                "you reported a leak for a correct causal attention. Only report one when changing "
-                "later tokens moves an earlier token's output.",
+                "you reported a leak for a correct causal attention. Only report one when "
+                "changing later tokens moves an earlier token's output.",
             ),
             Mistake(
                 "looks at the weights only",
                 _leak_weights_only,
-                "you missed a leak: the weights above the diagonal are all 0 here, because the mask "
-                "is applied after the softmax, yet the future keys still entered the softmax's "
-                "denominator. Look at the outputs, not only the weights.",
+                "you missed a leak: the weights above the diagonal are all 0 here, because the "
+                "mask is applied after the softmax, yet the future keys still entered the "
+                "softmax's denominator. Look at the outputs, not only the weights.",
             ),
             Mistake(
                 "changes only a few values",
                 _leak_values_only,
                 "you missed a leak: here token 0 peeks at token 1, and you only changed the values "
-                "of the last tokens. Try every position p, and change q, k and v of all the tokens "
-                "from p on.",
+                "of the last tokens. Try every position `p`, and change `q`, `k` and `v` of all the "
+                "tokens from `p` on.",
             ),
             Mistake(
                 "always False",
@@ -184,14 +221,23 @@ register(
                 "position on and compare the outputs of the tokens before it.",
             ),
         ],
+        wrong_variants=[
+            WrongVariant("changes only the last token", _leak_last_position_only),
+            WrongVariant("returns 0 or 1", _leak_as_int, says="return `True` or `False`"),
+            WrongVariant(
+                "the package's causality_leak",
+                _leak_package,
+                says="`attn_helpers.diagnostics.causality_leak`",
+            ),
+        ],
         compare=_compare_verdict,
         hints=[
-            "Run the attention once with a causal mask. Then replace the tokens from position p "
+            "Run the attention once with a causal mask. Then replace the tokens from position `p` "
             "on with new random ones and run it again: with a correct mask, the outputs of tokens "
-            "0 ... p-1 cannot change.",
-            "Try every p from 1 to seq_len - 1, change q, k and v of the later tokens (copies!), "
-            "and compare output[:p] with np.allclose. Some functions return (output, weights), "
-            "some only output: take result[0] when result is a tuple.",
+            "0 to `p - 1` cannot change.",
+            "Try every `p` from 1 to `seq_len - 1`, change `q`, `k` and `v` of the later tokens "
+            "(copies!), and compare `output[:p]` with `np.allclose`. Some functions return "
+            "`(output, weights)`, some only `output`: take `result[0]` when `result` is a tuple.",
         ],
     )
 )
@@ -246,12 +292,30 @@ def _heads_softmax_over_queries(q, k, v):
     return weights @ v, weights
 
 
+def _scale_multiplied(q, k, v):
+    return _scaled(q, k, v, np.sqrt(q.shape[-1]))
+
+
+def _scale_package(q, k, v):
+    return scaled_dot_product_attention(q, k, v)
+
+
+def _scale_first_head_only(q, k, v):
+    out, weights = fix_head_scale_solution(q[:1], k[:1], v[:1])
+    return np.repeat(out, q.shape[0], axis=0), np.repeat(weights, q.shape[0], axis=0)
+
+
+_rng = case_rng("fix_head_scale")
+
 register(
     Exercise(
         name="fix_head_scale",
         notebook=NOTEBOOK,
-        title="Scale by sqrt(head_dim) inside multi-head attention",
+        title="Scale by `sqrt(head_dim)` inside multi-head attention",
         reference=fix_head_scale_solution,
+        stub="heads_attention",
+        forbidden=(scaled_dot_product_attention, multi_head_attention, chunked_attention),
+        returns=("output", "weights"),
         cases=[
             Case(
                 (
@@ -259,7 +323,7 @@ register(
                     _rng.normal(size=(4, 5, 8)),
                     _rng.normal(size=(4, 5, 8)),
                 ),
-                description="q, k, v of shape (num_heads=4, seq_len=5, head_dim=8)",
+                description="`q`, `k`, `v` of shape (`num_heads=4`, `seq_len=5`, `head_dim=8`)",
             ),
             Case(
                 (
@@ -267,47 +331,66 @@ register(
                     _rng.normal(size=(2, 3, 2)),
                     _rng.normal(size=(2, 3, 2)),
                 ),
-                description="q, k, v of shape (num_heads=2, seq_len=3, head_dim=2)",
+                description="`q`, `k`, `v` of shape (`num_heads=2`, `seq_len=3`, `head_dim=2`)",
             ),
         ],
         mistakes=[
             Mistake(
                 "sqrt(d_model)",
                 _scale_d_model,
-                "your weights are too flat: you divided the scores by sqrt(d_model) = "
-                "sqrt(num_heads * head_dim). Each head's dot products sum head_dim terms, so "
-                "divide by sqrt(head_dim), the last axis of q.",
+                "your weights are too flat: you divided the scores by `sqrt(d_model)` = "
+                "`sqrt(num_heads * head_dim)`. Each head's dot products sum `head_dim` terms, so "
+                "divide by `sqrt(head_dim)`, the last axis of `q`.",
             ),
             Mistake(
                 "no scaling",
                 _scale_none,
                 "your weights are too peaked: the scores are not scaled at all. Divide them by "
-                "sqrt(head_dim).",
+                "`sqrt(head_dim)`.",
             ),
             Mistake(
                 "divided by d_k",
                 _scale_d_k_not_sqrt,
-                "you divided the scores by head_dim itself; the variance argument asks for its "
-                "square root, sqrt(head_dim).",
+                "you divided the scores by `head_dim` itself; the variance argument asks for its "
+                "square root, `sqrt(head_dim)`.",
             ),
             Mistake(
                 "sqrt(seq_len)",
                 _scale_seq_len,
                 "you divided by the square root of the number of tokens (axis -2); the scale "
-                "depends on the width of each head, q.shape[-1].",
+                "depends on the width of each head, `q.shape[-1]`.",
             ),
             Mistake(
                 "softmax over the queries",
                 _heads_softmax_over_queries,
                 "your scale may be right, but your softmax ran over axis -2 (the queries): each "
-                "column of weights sums to 1 instead of each row. Normalise over the keys, axis=-1.",
+                "column of weights sums to 1 instead of each row. Normalise over the keys, "
+                "`axis=-1`.",
+            ),
+            Mistake(
+                "multiplied by sqrt(head_dim)",
+                _scale_multiplied,
+                "your weights are far too peaked: you multiplied the scores by `sqrt(head_dim)`. "
+                "Divide by it.",
+            ),
+        ],
+        wrong_variants=[
+            WrongVariant("first head for every head", _scale_first_head_only),
+            WrongVariant(
+                "weights transposed", transformed(fix_head_scale_solution, item(1, swap_last))
+            ),
+            WrongVariant("output float32", transformed(fix_head_scale_solution, item(0, float32))),
+            WrongVariant(
+                "the package's attention",
+                _scale_package,
+                says="`attn_helpers.scaled_dot_product_attention`",
             ),
         ],
         hints=[
-            "Measure the bug first: measured_scale(buggy, d_k=8, num_heads=4) reads back the "
-            "factor the function multiplies its scores by.",
-            "q has shape (num_heads, seq_len, head_dim): the per-head d_k is q.shape[-1]. "
-            "scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1]).",
+            "Measure the bug first: `measured_scale(heads_attention_buggy, d_k=8, num_heads=4)` "
+            "reads back the factor the function multiplies its scores by.",
+            "`q` has shape `(num_heads, seq_len, head_dim)`: the per-head `d_k` is `q.shape[-1]`. "
+            "`scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1])`.",
         ],
     )
 )
@@ -360,6 +443,22 @@ def _softmax_axis0(scores):
     return np.moveaxis(_softmax_rows(np.moveaxis(scores, -2, -1)), -1, -2)
 
 
+def _softmax_whole_batch(scores):
+    weights = fix_padding_nan_solution(scores)
+    return weights / weights.sum()  # normalised over everything: only the grand total is 1
+
+
+def _softmax_package(scores):
+    return softmax(scores)
+
+
+def _softmax_masked_rows_one(scores):
+    weights = fix_padding_nan_solution(scores)
+    empty = np.isneginf(scores).all(axis=-1)
+    weights[empty] = 1.0 / scores.shape[-1]  # uniform instead of zeros
+    return weights
+
+
 _NEG = -np.inf
 register(
     Exercise(
@@ -367,6 +466,8 @@ register(
         notebook=NOTEBOOK,
         title="A softmax that survives a fully masked row",
         reference=fix_padding_nan_solution,
+        stub="safe_softmax",
+        forbidden=(softmax, scaled_dot_product_attention, multi_head_attention, chunked_attention),
         cases=[
             Case(
                 (
@@ -400,42 +501,49 @@ register(
             Mistake(
                 "NaN for the fully masked row",
                 _softmax_naive_max,
-                "the fully masked row came out as NaN: its max is -inf, and -inf - (-inf) is NaN. "
-                "Replace a -inf row max by 0 before subtracting, and divide only where the row "
-                "total is > 0.",
+                "the fully masked row came out as NaN: its max is `-inf`, and `-inf - (-inf)` is "
+                "NaN. Replace a `-inf` row max by 0 before subtracting, and divide only where the "
+                "row total is positive.",
             ),
             Mistake(
                 "-1e9 instead of -inf",
                 _softmax_fill_1e9,
                 "the fully masked row got uniform weights, as if the padding query could look at "
-                "every padding key: replacing -inf by -1e9 makes all its scores equal. (In float16 "
-                "-1e9 even overflows back to -inf.) Such a row must be all zeros.",
+                "every padding key: replacing `-inf` by `-1e9` makes all its scores equal. (In "
+                "float16 `-1e9` even overflows back to `-inf`.) Such a row must be all zeros.",
             ),
             Mistake(
                 "no max subtraction",
                 _softmax_no_max,
-                "exp overflowed on large scores (exp(1000) = inf): subtract each row's max "
-                "before exp (a -inf max replaced by 0).",
+                "`exp` overflowed on large scores (`exp(1000) = inf`): subtract each row's max "
+                "before `exp` (a `-inf` max replaced by 0).",
             ),
             Mistake(
                 "one global max",
                 _softmax_global_max,
-                "the row [0, -1] came out as all zeros: you subtracted one max for the whole array "
-                "(1000), so exp(0 - 1000) underflowed to 0 in that row. Subtract each row's own "
-                "max, scores.max(axis=-1, keepdims=True).",
+                "the row `[0, -1]` came out as all zeros: you subtracted one max for the whole "
+                "array (1000), so `exp(0 - 1000)` underflowed to 0 in that row. Subtract each "
+                "row's own max, `scores.max(axis=-1, keepdims=True)`.",
             ),
             Mistake(
                 "wrong axis",
                 _softmax_axis0,
                 "your weights are normalised over axis -2 (the queries); normalise each row over "
-                "the keys, axis=-1.",
+                "the keys, `axis=-1`.",
             ),
         ],
+        wrong_variants=[
+            WrongVariant("normalised over the whole array", _softmax_whole_batch),
+            WrongVariant("fully masked rows uniform", _softmax_masked_rows_one, says="uniform"),
+            WrongVariant("float32", transformed(fix_padding_nan_solution, float32)),
+            WrongVariant("the package's softmax", _softmax_package, says="`attn_helpers.softmax`"),
+        ],
         hints=[
-            "Find the NaN first: find_nan(weights=buggy_softmax(scores)) names the row. Which "
-            "step produces it: the subtraction, the exp or the division?",
-            "row_max = np.where(np.isneginf(row_max), 0.0, row_max); then e = np.exp(scores - "
-            "row_max) and np.divide(e, total, out=np.zeros_like(e), where=total > 0).",
+            "Find the NaN first: `find_nan(weights=naive_softmax(scores))` names the row. Which "
+            "step produces it: the subtraction, the `exp` or the division?",
+            "`row_max = np.where(np.isneginf(row_max), 0.0, row_max)`; then "
+            "`e = np.exp(scores - row_max)` and "
+            "`np.divide(e, total, out=np.zeros_like(e), where=total > 0)`.",
         ],
     )
 )

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._framework import Case, Exercise, Mistake, check, register
+from ._common import absolute, float32, negated, relu
+from ._framework import Case, Exercise, Mistake, WrongVariant, check, register, transformed
 
 __all__ = ["check_similarity_scores"]
 
@@ -28,6 +29,23 @@ def _distance(query, keys):
     return np.linalg.norm(keys - query, axis=-1)
 
 
+def _summed_over_keys(query, keys):
+    return (keys * query).sum(axis=0)  # (d,): one number per feature, not per key
+
+
+def _last_key_skipped(query, keys):
+    return np.array([keys[i] @ query for i in range(len(keys) - 1)])  # range(len(keys) - 1)
+
+
+def _squared(query, keys):
+    return (keys @ query) ** 2
+
+
+_SIGN = (
+    "your scores are never negative, but a key that points away from the query has a negative "
+    "dot product (here `[1, -2]` against `[0, 2]` gives -4). Keep the sign: no `np.abs`, no "
+    "clipping at 0."
+)
 _KEYS = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.5]])
 
 register(
@@ -46,6 +64,10 @@ register(
                 description="a query (2,) and four keys (4, 2) of different lengths",
             ),
             Case(
+                (np.array([1.0, -2.0]), np.array([[3.0, 1.0], [0.0, 2.0], [-1.0, -1.0]])),
+                description="a query (2,) and three keys (3, 2), one pointing away from the query",
+            ),
+            Case(
                 (np.linspace(-1, 1, 8), np.arange(24.0).reshape(3, 8) / 10),
                 description="a query (8,) and three keys (3, 8)",
             ),
@@ -54,8 +76,9 @@ register(
             Mistake(
                 "query @ keys",
                 _query_first,
-                "you computed query @ keys, which pairs the query with the *columns* of keys. keys has "
-                "shape (seq_len, d): one key per row. Multiply so that each row meets the query.",
+                "you computed `query @ keys`, which pairs the query with the columns of `keys`. "
+                "`keys` has shape `(seq_len, d)`: one key per row. Multiply so that each row meets "
+                "the query.",
             ),
             Mistake(
                 "cosine similarity",
@@ -72,14 +95,32 @@ register(
             Mistake(
                 "distance",
                 _distance,
-                "you measured the distance between query and key: a *large* distance means *less* "
+                "you measured the distance between query and key: a large distance means less "
                 "similar. Attention uses the dot product instead.",
+            ),
+            Mistake("absolute value", transformed(similarity_scores_solution, absolute), _SIGN),
+            Mistake("clipped at zero", transformed(similarity_scores_solution, relu), _SIGN),
+        ],
+        wrong_variants=[
+            WrongVariant(
+                "abs", transformed(similarity_scores_solution, absolute), says="Keep the sign"
+            ),
+            WrongVariant(
+                "relu", transformed(similarity_scores_solution, relu), says="Keep the sign"
+            ),
+            WrongVariant("negated", transformed(similarity_scores_solution, negated)),
+            WrongVariant("squared", _squared),
+            WrongVariant("summed over the keys", _summed_over_keys),
+            WrongVariant("last key skipped (off by one)", _last_key_skipped),
+            WrongVariant(
+                "float32", transformed(similarity_scores_solution, float32), says="float32"
             ),
         ],
         hints=[
-            "The dot product of two vectors multiplies them element by element and adds up the products.",
-            "With keys of shape (seq_len, d) and a query of shape (d,), `keys @ query` gives all the "
-            "dot products at once, shape (seq_len,).",
+            "The dot product of two vectors multiplies them element by element and adds up the "
+            "products.",
+            "With `keys` of shape `(seq_len, d)` and a `query` of shape `(d,)`, `keys @ query` "
+            "gives all the dot products at once, shape `(seq_len,)`.",
         ],
     )
 )

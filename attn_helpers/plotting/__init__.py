@@ -28,6 +28,7 @@ from __future__ import annotations
 from ._colors import BAR_COLOR, HIGHLIGHT_COLOR, LINE_COLOR  # noqa: F401
 from .arcs import arc_styles, plot_attention_arcs
 from .bars import plot_weight_bars
+from .head_roles import plot_head_roles
 from .heads import plot_attention_heads
 from .heatmap import plot_attention_heatmap
 from .summary import summarize_attention
@@ -37,6 +38,7 @@ __all__ = [
     "plot_attention_arcs",
     "plot_attention_heads",
     "plot_attention_heatmap",
+    "plot_head_roles",
     "plot_weight_bars",
     "summarize_attention",
 ]

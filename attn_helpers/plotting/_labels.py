@@ -124,13 +124,21 @@ def _axis_length_pt(ax, which: str) -> float:
     return 72.0 * (pos.width * width_in if which == "x" else pos.height * height_in)
 
 
-def _fit_labels(n: int, length_pt: float) -> tuple[float, int]:
-    """Font size and label step so ``n`` labels along ``length_pt`` points do not overlap."""
-    spacing = max(length_pt, 1.0) / n
+def _fit_labels(
+    n: int, length_pt: float, *, min_pt: float = _MIN_LABEL_PT, max_pt: float | None = None
+) -> tuple[float, int]:
+    """Font size and label step so ``n`` labels along ``length_pt`` points do not overlap.
+
+    A label gets 85 % of its share of the axis, between ``min_pt`` and ``max_pt`` (default: the
+    rcParams tick-label size); when even ``min_pt`` would overlap, only every ``step``-th label
+    is drawn. The explorers use the same rule with their own bounds.
+    """
+    spacing = max(length_pt, 1.0) / max(n, 1)
     step = 1
-    while 0.85 * step * spacing < _MIN_LABEL_PT and step < n:
+    while 0.85 * step * spacing < min_pt and step < n:
         step += 1
-    return min(_default_label_size(), 0.85 * step * spacing), step
+    top = _default_label_size() if max_pt is None else max_pt
+    return min(top, 0.85 * step * spacing), step
 
 
 def _set_token_ticks(ax, which: str, labels: list[str], axis_name: str) -> None:

@@ -54,7 +54,10 @@ def plot_attention_heatmap(
     cmap : str or Colormap, default "viridis"
     vmin, vmax : float or None
         Colour limits. ``vmax=None`` uses the largest weight; pass ``vmax=1`` to compare plots,
-        or when an explorer will update the image in place.
+        or when an explorer will update the image in place. An automatic scale stretches any
+        differences over the whole colour map, so nearly uniform weights (all within a factor
+        of 1.5, e.g. 0.022 to 0.027) would look varied: the colour bar's label then says
+        "nearly uniform" and gives the range.
     colorbar : bool, default True
     title : str, optional
         Defaults to a title saying what is shown; ``""`` for none.
@@ -87,6 +90,8 @@ def plot_attention_heatmap(
     if colorbar:
         # An inset axes keeps the bar exactly as tall as the image, whatever its aspect ratio.
         cax = ax.inset_axes([1.03, 0.0, 0.04, 1.0])
+        if vmax is None and vmin is not None:
+            colorbar_label += _nearly_uniform_note(w)
         ax.figure.colorbar(image, cax=cax, label=colorbar_label)
 
     if keys is not None:
@@ -104,6 +109,18 @@ def plot_attention_heatmap(
     if annotate:
         _annotate_cells(ax, image, w)
     return ax
+
+
+def _nearly_uniform_note(w: np.ndarray) -> str:
+    """``"\n(nearly uniform: 0.022 to 0.027)"`` when the finite entries are all positive and
+    within a factor of 1.5 of each other, else ``""``."""
+    finite = w[np.isfinite(w)]
+    if finite.size < 2:
+        return ""
+    low, high = float(finite.min()), float(finite.max())
+    if low <= 0 or high > 1.5 * low:
+        return ""
+    return f"\n(nearly uniform: {low:.3g} to {high:.3g})"
 
 
 def _annotate_cells(ax, image, w: np.ndarray) -> None:

@@ -4,15 +4,18 @@ Each ``make_*`` function returns an :class:`Explorer` (an ``ipywidgets.VBox``); 
 return it, or ``display(...)`` it. The figure is drawn once and updated in place: with ipympl's
 canvas when JupyterLab has the extension, else as a picture of fixed size (the widget says so).
 The computation behind each explorer is a plain function, importable and tested on its own.
+The readout under each figure is plain text (escaped as HTML once, in ``_base``), so tokens
+such as ``<pad>`` and ``<bos>`` show as written.
 
 ========================  ==========  =====================================================
 builder                   notebook    what moves
 ========================  ==========  =====================================================
-make_qkv_explorer         01          a 2-D query among keys: weights and the weighted sum
+make_qkv_explorer         01          a 2-D query dragged among keys: weights, weighted sum
 make_softmax_explorer     02          scores and temperature -> weights, entropy
-make_scaling_explorer     02          d_k, spread, scale factor -> scores and weights
-make_sentence_explorer    03          a typed sentence, a query token -> heatmap and lines
-make_heads_explorer       04, 08      any two (layer, head) pairs side by side
+make_scaling_explorer     02          d_k, spread, divisor (√d_k, √d_model, none) -> scores
+make_sentence_explorer    03, 08      a typed sentence, a query token -> heatmap and lines
+make_heads_explorer       04, 08      any two (layer, head) pairs side by side, one or more
+                                      sentences (08: "...too big." and "...too small.")
 make_mask_explorer        05          mask kind, padding, fill value -> weights (NaN rows)
 make_position_explorer    05          token order, positional encodings -> changed outputs
 make_decoding_explorer    09          a prompt, a generation step -> the query's weights on the cache

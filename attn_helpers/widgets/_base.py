@@ -8,7 +8,9 @@ input was bad), the figure, and a one-line readout of the numbers. When a contro
    has been touched yet). No other exception reaches the learner either.
 2. ``_apply(data, art)`` updates the artists in place (``set_data``, ``set_height``, ...) and
    returns the readout text and a *static key*: a hashable naming the state of the static part
-   of the figure (tick labels, limits, titles), ``None`` if that never changes.
+   of the figure (tick labels, limits, titles), ``None`` if that never changes. The readout
+   is plain text; it is escaped as HTML here, once for every explorer, so a token such as
+   ``<pad>`` or ``<bos>`` shows as written instead of vanishing as an unknown HTML tag.
 3. The figure is rendered **once** per change. Artists that change are registered as
    *dynamic*; the static background (axes, ticks, labels) is rendered once per static key and
    cached, and an update restores that background and draws the dynamic artists over it
@@ -37,7 +39,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-__all__ = ["Explorer", "InputProblem", "relayout"]
+__all__ = ["Explorer", "InputProblem", "largest_weight", "number", "relayout", "tied_for_max"]
 
 #: Environment variable forcing the drawing mode: "ipympl" or "static" (default: detect).
 MODE_ENV = "ATTN_HELPERS_WIDGETS"
@@ -51,6 +53,45 @@ STATIC_NOTE = (
 
 class InputProblem(ValueError):
     """Bad input from the learner: shown as a short message in the widget, never a traceback."""
+
+
+def number(x, fmt: str = ".2f") -> str:
+    """``x`` formatted for a readout, without a minus sign on a value that rounds to zero.
+
+    ``f"{-0.001:.2f}"`` is ``"-0.00"``: true to the float, puzzling to a learner.
+    """
+    text = format(float(x), fmt)
+    if text.startswith("-") and float(text) == 0.0:
+        text = text[1:]
+    return text
+
+
+#: Weights closer than this to the largest count as tied: half the readouts' last digit, so two
+#: weights that print the same are never called a win for one of them.
+TIE_TOLERANCE = 0.005
+
+
+def tied_for_max(weights, tol: float = TIE_TOLERANCE) -> np.ndarray:
+    """Indices of the weights within ``tol`` of the largest (one index: a clear winner)."""
+    w = np.asarray(weights, dtype=float)
+    return np.flatnonzero(w >= w.max() - tol)
+
+
+def largest_weight(weights, labels) -> str:
+    """``"largest weight 0.88 on 'trophy'"``, or the tie when several share it.
+
+    All equal: ``"all 4 weights equal (a tie): 0.25 each"``; some equal:
+    ``"a tie: 0.40 each on 'a' and 'b'"``.
+    """
+    w = np.asarray(weights, dtype=float)
+    top = tied_for_max(w)
+    if len(top) == 1:
+        return f"largest weight {w[top[0]]:.2f} on '{labels[top[0]]}'"
+    if len(top) == len(w):
+        return f"all {len(w)} weights equal (a tie): {w.mean():.2f} each"
+    names = [f"'{labels[i]}'" for i in top]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"a tie for the largest weight: {w[top].mean():.2f} each on {listed}"
 
 
 def _import_ipympl():
@@ -71,16 +112,42 @@ def _import_ipympl():
     return ipympl.backend_nbagg
 
 
+#: The canvas internals the fast ipympl canvas below relies on. They are private (matplotlib's
+#: ``FigureCanvasWebAggCore`` and ipympl's ``Canvas``, as in ipympl 0.10 with matplotlib 3.10
+#: and 3.11, the versions pinned in requirements.txt and tested); if a later release renames
+#: one, the explorers fall back to static mode instead of breaking.
+IPYMPL_INTERNALS = {
+    "Canvas": ("_png_is_old", "_force_full", "set_image_mode", "get_diff_image", "get_renderer"),
+    "FigureManager": ("refresh_all",),
+}
+
+
+def ipympl_internals_missing() -> list[str]:
+    """The private ipympl/matplotlib attributes our canvas overrides that this install lacks."""
+    backend = _import_ipympl()
+    return [
+        f"{cls}.{name}"
+        for cls, names in IPYMPL_INTERNALS.items()
+        for name in names
+        if not hasattr(getattr(backend, cls), name)
+    ]
+
+
 def ipympl_available() -> bool:
-    """True when ipympl's kernel side imports and its JupyterLab extension is installed."""
+    """True when ipympl's kernel side imports, has the internals we use (see
+    ``IPYMPL_INTERNALS``), and its JupyterLab extension is installed. ``ATTN_HELPERS_WIDGETS``
+    set to "static" or "ipympl" skips the extension check, never the internals check."""
     forced = os.environ.get(MODE_ENV, "").strip().lower()
-    if forced in ("static", "ipympl"):
-        return forced == "ipympl"
+    if forced == "static":
+        return False
     try:
-        _import_ipympl()
+        if ipympl_internals_missing():  # an untested ipympl: static mode, never a traceback
+            return False
         from jupyter_core.paths import jupyter_path
     except Exception:  # a broken install must not break the explorer: fall back
         return False
+    if forced == "ipympl":
+        return True
     return any(
         os.path.isdir(os.path.join(p, "jupyter-matplotlib")) for p in jupyter_path("labextensions")
     )
@@ -351,7 +418,9 @@ class Explorer(widgets.VBox):
             self.show_message(note, suffix="The picture shows the last good input.")
         else:
             self.message.value = ""
-        self.readout.value = readout
+        self.readout.value = html.escape(
+            readout, quote=False
+        )  # plain text: "<pad>" must show, not vanish
         self._request_render(key)
         return True
 

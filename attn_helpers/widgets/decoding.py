@@ -48,10 +48,11 @@ def decoding_trace(model: CausalLM, prompt: str, *, max_new_tokens=16) -> dict:
         raise InputProblem(
             f"That prompt has {len(words)} words; this explorer shows at most {MAX_TOKENS - 1}."
         )
-    try:
-        ids = list(model.encode(words))
-    except ValueError as err:
-        raise InputProblem(f"The model does not know every word of that prompt: {err}") from err
+    known = set(model.vocab)
+    unknown = [w for w in dict.fromkeys(words) if w not in known]  # in order, each once
+    if unknown:
+        raise InputProblem(unknown_words_message(unknown, model.vocab))
+    ids = list(model.encode(words))
     logits, cache = prefill(model, ids[:-1])
     prompt_len = len(ids)
     steps = []
@@ -66,6 +67,29 @@ def decoding_trace(model: CausalLM, prompt: str, *, max_new_tokens=16) -> dict:
     return {"words": model.decode(ids), "prompt_len": prompt_len, "steps": steps}
 
 
+def unknown_words_message(unknown, vocab) -> str:
+    """A learner's message for words the model does not know: the words, and some it knows.
+
+    ``["zebra"]`` -> "The model does not know the word 'zebra'. It knows 56 words, those of
+    the course's generated sentences, e.g. ...". Special tokens (``<bos>``, ``<pad>``) are
+    neither counted nor suggested: a learner never types them.
+    """
+    words = [w for w in vocab if not (w.startswith("<") and w.endswith(">"))]
+    quoted = [f"'{w}'" for w in unknown[:3]] + (["..."] if len(unknown) > 3 else [])
+    named = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    the_word = "the word" if len(unknown) == 1 else "the words"
+    examples = [w for w in _EXAMPLE_WORDS if w in words] or words[:8]
+    return (
+        f"The model does not know {the_word} {named}. It knows {len(words)} words, those of "
+        f"the course's generated sentences, e.g. {', '.join(examples)}. Try 'the trophy' or "
+        "'she could not'."
+    )
+
+
+#: Words to suggest when a prompt has an unknown one (all in the model's vocabulary).
+_EXAMPLE_WORDS = ("the", "trophy", "suitcase", "she", "could", "not", "fit", "into")
+
+
 class _DecodingExplorer(Explorer):
     title = "Decoding explorer"
     figsize = (8.2, 3.4)
@@ -76,7 +100,7 @@ class _DecodingExplorer(Explorer):
         controls = {
             "prompt": widgets.Text(value="the trophy", description="prompt", style=style),
             "step": widgets.IntSlider(
-                value=1, min=1, max=MAX_TOKENS, description="generated word", style=style
+                value=1, min=1, max=1, description="generated word", style=style
             ),
             "head": widgets.Dropdown(
                 options=list(range(model.num_heads)), value=0, description="head", style=style
@@ -105,6 +129,9 @@ class _DecodingExplorer(Explorer):
         c = self.controls
         trace = decoding_trace(self.model, c["prompt"].value)
         n = len(trace["steps"])
+        if c["step"].max != n:  # the slider runs over the words this prompt generated
+            with self.quietly():
+                c["step"].max = n  # ipywidgets clamps the value too
         step = min(c["step"].value, n)
         return {**trace, "step": step, "head": c["head"].value, "n": n}
 

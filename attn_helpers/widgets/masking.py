@@ -65,6 +65,23 @@ def mask_for(kind, seq_len, num_pad):
     return np.broadcast_to(key_mask, (seq_len, seq_len)).copy(), tokens
 
 
+def pad_note(kind, num_pad) -> str:
+    """What happens to the ``<pad>`` tokens under a mask that does not know about padding."""
+    if num_pad == 0 or kind in ("padding", "causal + left padding"):
+        return ""
+    if kind == "none":
+        return (
+            f" Note: with no mask the {num_pad} {PAD} token(s) take part like words: every "
+            "query attends to them, and they attend to everything."
+        )
+    return (
+        f" Note: the causal mask knows nothing of padding, so the {num_pad} {PAD} token(s) at "
+        "the end take part: no word sees them (they come later), but their own rows attend to "
+        "the words before them (in a real batch those rows are computed and thrown away). "
+        "'causal + left padding' also masks the pads as keys."
+    )
+
+
 def masked_weights(scores, mask, *, fill="safe"):
     """Softmax of masked scores, with three ways of filling the blocked scores.
 
@@ -104,8 +121,11 @@ class _MaskExplorer(Explorer):
     def __init__(self):
         style = {"description_width": "initial"}
         controls = {
-            "kind": widgets.ToggleButtons(
-                options=MASK_KINDS, value="causal", description="mask", style=style
+            "kind": widgets.ToggleButtons(  # "auto": each button as wide as its label
+                options=MASK_KINDS,
+                value="causal",
+                description="mask",
+                style={**style, "button_width": "auto"},
             ),
             "num_pad": widgets.IntSlider(
                 value=2, min=0, max=self.seq_len - 1, description="padding tokens", style=style
@@ -197,6 +217,7 @@ class _MaskExplorer(Explorer):
             readout = (
                 "No row is fully masked: every query keeps at least one key, so all fills agree."
             )
+        readout += pad_note(data["kind"], tokens.count(PAD))
         sums = np.nansum(w, axis=-1)
         readout += " Row sums: " + " ".join(
             "NaN" if np.isnan(w[i]).any() else f"{s:.2f}" for i, s in enumerate(sums)
@@ -216,6 +237,7 @@ def make_mask_explorer() -> Explorer:
     -------
     Explorer
         An ``ipywidgets.VBox``. The readout names the fully masked rows and what each fill does
-        to them, and prints every row's sum.
+        to them, and prints every row's sum. With "none" or "causal" and some padding it also
+        says that the ``<pad>`` tokens take part (those masks know nothing of padding).
     """
     return _MaskExplorer()

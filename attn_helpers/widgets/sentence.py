@@ -12,12 +12,16 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from .._validation import as_float_array, shape_str
+from ..plotting._labels import _axis_length_pt, _display, _fit_labels, _ordinal
 from ._base import Explorer, InputProblem, relayout, token_label
 
 __all__ = ["make_heads_explorer", "make_sentence_explorer", "prepare_sentence"]
 
 RUNNING_EXAMPLE = "The trophy didn't fit in the suitcase because it was too big."
-MAX_TOKENS = 40
+#: The most tokens an explorer draws by default: at this many, every label still gets at least
+#: 7 pt of room in the figure (a test measures the drawn labels). More can be asked for with
+#: ``max_tokens``; the labels then shrink, and past a point only every n-th is labelled.
+MAX_TOKENS = 32
 LINE_COLOR = "#3b528b"  # viridis(0.25)
 HIGHLIGHT_COLOR = "#440154"  # viridis(0.0)
 ROW_COLOR = "#fde725"  # viridis(1.0): the query row's outline on the heatmap
@@ -55,7 +59,7 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
         ``attend(sentence) -> (tokens, weights)`` with weights of shape
         (layers, heads, seq_len, seq_len). Default: the course's hand-made toy model
         (``attn_helpers.toy.toy_attention``).
-    max_tokens : int, default 40
+    max_tokens : int, default 32
 
     Returns
     -------
@@ -111,24 +115,50 @@ def prepare_sentence(sentence, attend=None, *, max_tokens=MAX_TOKENS):
     return tokens, weights
 
 
-def _tick_fontsize(n: int) -> float:
-    return 9.0 if n <= 16 else 7.0 if n <= 28 else 6.0
+MIN_LABEL_PT = 6.5  # smallest token label the explorers draw (the figure's size is fixed)
+MAX_LABEL_PT = 9.0
 
 
-def _set_heatmap(ax, image, weights, tokens) -> None:
+def label_layout(n: int, length_pt: float) -> tuple[float, int]:
+    """Font size and step for ``n`` token labels along ``length_pt`` points.
+
+    The plotting helpers' rule (``attn_helpers.plotting``), with the explorers' bounds: a label
+    gets 85 % of its share of the axis, between 6.5 and 9 pt (the figure's size is fixed); when
+    even 6.5 pt would overlap, only every ``step``-th token is labelled (and the axis says so).
+    """
+    return _fit_labels(n, length_pt, min_pt=MIN_LABEL_PT, max_pt=MAX_LABEL_PT)
+
+
+def _set_heatmap(ax, image, weights, tokens) -> int:
+    """Show ``weights`` with token labels fitted to the Axes' current size; return the step."""
     n = len(tokens)
     image.set_data(weights)
     image.set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
-    fs = _tick_fontsize(n)
-    ax.set_xticks(range(n), tokens, rotation=90, fontsize=fs)
-    ax.set_yticks(range(n), tokens, fontsize=fs)
+    size, step = label_layout(n, min(_axis_length_pt(ax, "x"), _axis_length_pt(ax, "y")))
+    shown = range(0, n, step)
+    labels = [_display(tokens[i]) for i in shown]
+    ax.set_xticks(shown, labels, rotation=90, fontsize=size)
+    ax.set_yticks(shown, labels, fontsize=size)
+    every = "" if step == 1 else f", every {_ordinal(step)} labelled"
+    ax.set_xlabel(f"key (looked at){every}")
+    if ax.get_ylabel():  # the heads explorer labels only its left panel's rows
+        ax.set_ylabel(f"query (looking){every}")
+    return step
+
+
+def _fit_heatmaps(figure, fit) -> None:
+    """Lay out, fit the labels to the Axes' sizes, and lay out again if they changed."""
+    fit()
+    relayout(figure)
+    fit()  # the labels' own size moved the axes a little: fit again, then freeze
+    relayout(figure)
 
 
 class _SentenceExplorer(Explorer):
     title = "Sentence explorer"
-    figsize = (8.2, 4.2)
+    figsize = (8.2, 4.8)
 
     def __init__(self, sentence, attend, max_tokens):
         self.attend, self.max_tokens = attend, max_tokens
@@ -242,30 +272,38 @@ class _SentenceExplorer(Explorer):
     _shown_text = None
     _bad = (None, "")  # the last rejected text and why
 
+    def _set_tokens(self, art, weights, tokens):
+        """Token labels on the heatmap and in the lines panel, fitted to the room they have."""
+        n = len(tokens)
+        step = _set_heatmap(art.ax_h, art.image, weights, tokens)
+        size, step_l = label_layout(n, _axis_length_pt(art.ax_l, "y"))
+        step = max(step, step_l)
+        for side, texts in (("left", art.left), ("right", art.right)):
+            for i, text in enumerate(texts):
+                # Thinned out, the left column keeps only the query (bold, drawn on its own).
+                shown = i < n and i % step == 0 and (side == "right" or step == 1)
+                text.set_visible(shown)
+                if i < n:
+                    text.set_text(_display(tokens[i]))
+                    text.set_y(-i)
+                    text.set_fontsize(size)
+        every = "" if step == 1 else f" (every {_ordinal(step)} labelled)"
+        art.ax_l.set_title(f"query → keys{every}" if every else "query (left) → keys (right)")
+        art.query_text.set_fontsize(size)
+
     def _apply(self, data, art):
         tokens, w, q = data["tokens"], data["weights"], data["query"]
         n = len(tokens)
         if art.tokens != tokens:
             art.tokens = list(tokens)
-            _set_heatmap(art.ax_h, art.image, w, tokens)
-            fs = _tick_fontsize(n)
-            for texts in (art.left, art.right):
-                for i, text in enumerate(texts):
-                    text.set_visible(i < n)
-                    if i < n:
-                        text.set_text(tokens[i])
-                        text.set_y(-i)
-                        text.set_fontsize(fs + 1)
             art.ax_l.set_ylim(-n + 0.5, 0.5)
-            art.ax_l.set_title("query (left) → keys (right)")
-            relayout(art.figure)  # new tokens may need more room
+            _fit_heatmaps(art.figure, lambda: self._set_tokens(art, w, tokens))
         art.image.set_data(w)
         art.row.set_xy((-0.5, q - 0.5))
         art.row.set_width(n)
         art.marker.set_bounds(0.0, -q - 0.45, 0.29, 0.9)
-        art.query_text.set_text(tokens[q])
+        art.query_text.set_text(_display(tokens[q]))
         art.query_text.set_y(-q)
-        art.query_text.set_fontsize(art.left[0].get_fontsize())
         art.lines.set_segments([[(0.29, -q), (0.71, -j)] for j in range(n)])
         weights = np.clip(w[q], 0.0, 1.0)
         colors = np.tile(to_rgba(LINE_COLOR), (n, 1))
@@ -292,8 +330,9 @@ def make_sentence_explorer(
         seq_len), e.g. the real model's ``attend`` or a trained model's ``.attention``.
         Default: the hand-made toy model of ``attn_helpers.toy`` (it raises for unknown words,
         which the explorer shows as a message).
-    max_tokens : int, default 40
-        Longer sentences get a message instead of an unreadable picture.
+    max_tokens : int, default 32
+        Longer sentences get a message instead of an unreadable picture. Up to 32 tokens every
+        label is drawn; above that, labels shrink and then only every n-th is drawn.
 
     Returns
     -------
@@ -314,8 +353,11 @@ class _HeadsExplorer(Explorer):
     title = "Heads explorer"
     figsize = (8.2, 4.2)
 
-    def __init__(self, tokens, weights, layer_names, left, right, query):
-        self.tokens, self.weights = tokens, weights
+    def __init__(self, sentences, layer_names, left, right, query):
+        self.sentences = sentences  # {name: (tokens, weights (L, H, T, T))}, one or more
+        names = list(sentences)
+        tokens, weights = sentences[names[0]]
+        self.tokens, self.weights = tokens, weights  # the sentence shown first
         heads = weights.shape[1]
         style = {"description_width": "initial"}
         lname = [(f"{i}: {n}" if n else str(i), i) for i, n in enumerate(layer_names)]
@@ -330,36 +372,36 @@ class _HeadsExplorer(Explorer):
             )
 
         controls = {
-            "query": dd(
-                "query token",
-                [(token_label(tokens, i), i) for i in range(len(tokens))],
-                query,
-            ),
+            "query": dd("query token", _query_options(tokens), query),
             "left layer": dd("left: layer", lname, left[0]),
             "left head": dd("head", list(range(heads)), left[1], "120px"),
             "right layer": dd("right: layer", lname, right[0]),
             "right head": dd("head", list(range(heads)), right[1], "120px"),
         }
-        super().__init__(
-            controls,
-            control_rows=[
-                [controls["left layer"], controls["left head"]],
-                [controls["right layer"], controls["right head"]],
-                [controls["query"]],
-            ],
-            caption="compare any two heads; the outlined row is the query token",
-        )
+        rows = [
+            [controls["left layer"], controls["left head"]],
+            [controls["right layer"], controls["right head"]],
+            [controls["query"]],
+        ]
+        caption = "compare any two heads; the outlined row is the query token"
+        if len(names) > 1:
+            controls["sentence"] = widgets.ToggleButtons(
+                options=names,
+                value=names[0],
+                description="sentence",
+                style={"description_width": "initial", "button_width": "auto"},
+            )
+            rows.insert(0, [controls["sentence"]])
+            caption += "; switch the sentence and watch whether the query's row changes"
+        super().__init__(controls, control_rows=rows, caption=caption)
 
     def _build(self, figure):
         axes = figure.subplots(1, 2)
-        art = SimpleNamespace(axes=axes, images=[], rows=[])
+        art = SimpleNamespace(axes=axes, images=[], rows=[], tokens=None)
         for ax in axes:
             image = ax.imshow(np.zeros((2, 2)), cmap="viridis", vmin=0.0, vmax=1.0)
-            _set_heatmap(ax, image, self.weights[0, 0], self.tokens)
             ax.set_title("layer 0, head 0")  # a placeholder, so the frozen layout has room
-            row = ax.add_patch(
-                Rectangle((-0.5, -0.5), len(self.tokens), 1, fill=False, ec=ROW_COLOR, lw=2)
-            )
+            row = ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec=ROW_COLOR, lw=2))
             ax.set_xlabel("key (looked at)")
             art.images.append(image)
             art.rows.append(row)
@@ -371,27 +413,56 @@ class _HeadsExplorer(Explorer):
 
     def _compute(self):
         c = self.controls
+        name = c["sentence"].value if "sentence" in c else next(iter(self.sentences))
+        if name not in self.sentences:  # set in code to something no button offers
+            raise InputProblem(f"'sentence' is {name!r}; press one of the sentence buttons.")
+        tokens, weights = self.sentences[name]
+        if tokens != self.tokens:  # another sentence: same position, its own token labels
+            with self.quietly():
+                position = min(c["query"].value, len(tokens) - 1)
+                c["query"].options = _query_options(tokens)
+                c["query"].value = position
+            self.tokens, self.weights = tokens, weights
         picks = [(c[f"{s} layer"].value, c[f"{s} head"].value) for s in ("left", "right")]
         return {
+            "name": name if len(self.sentences) > 1 else None,
+            "tokens": tokens,
             "picks": picks,
             "query": c["query"].value,
-            "weights": [self.weights[layer, head] for layer, head in picks],
+            "weights": [weights[layer, head] for layer, head in picks],
         }
 
     def _apply(self, data, art):
         from ..plotting import summarize_attention
 
-        q = data["query"]
+        tokens, q = data["tokens"], data["query"]
+        if art.tokens != tokens:
+            art.tokens = list(tokens)
+            _fit_heatmaps(
+                art.figure,
+                lambda: [
+                    _set_heatmap(ax, image, w, tokens)
+                    for ax, image, w in zip(art.axes, art.images, data["weights"])
+                ],
+            )
         parts = []
         for k, ((layer, head), w) in enumerate(zip(data["picks"], data["weights"])):
             art.images[k].set_data(w)
             art.rows[k].set_xy((-0.5, q - 0.5))
+            art.rows[k].set_width(len(tokens))
             title = f"layer {layer}, head {head}"
             if art.titles[k] != title:  # titles are static: part of the static key
                 art.axes[k].set_title(title)
                 art.titles[k] = title
-            parts.append(f"{title}: " + summarize_attention(w, self.tokens, query=q, top=2))
-        return " | ".join(parts), tuple(art.titles)
+            parts.append(f"{title}: " + summarize_attention(w, tokens, query=q, top=2))
+        readout = " | ".join(parts)
+        if data["name"] is not None:
+            readout = f"{data['name']} {readout}"
+        return readout, (tuple(tokens), *art.titles)
+
+
+def _query_options(tokens):
+    return [(token_label(tokens, i), i) for i in range(len(tokens))]
 
 
 def _pick(pick, name, layers, heads):
@@ -409,8 +480,59 @@ def _pick(pick, name, layers, heads):
     return layer, head
 
 
+def _check_sentences(tokens, weights, sentences) -> dict:
+    """``{name: (tokens, weights (L, H, T, T))}`` from either form of the arguments, checked."""
+    if sentences is None:
+        if tokens is None or weights is None:
+            raise TypeError(
+                "give tokens and weights, e.g. make_heads_explorer(tokens, weights), or several "
+                "sentences as sentences={'big': (tokens_big, weights_big), ...}."
+            )
+        sentences = {"": (tokens, weights)}
+    elif tokens is not None or weights is not None:
+        raise TypeError(
+            "give either tokens and weights or sentences={name: (tokens, weights), ...}, not both."
+        )
+    elif not isinstance(sentences, dict) or not sentences:
+        raise TypeError(
+            "sentences must be a non-empty dict {name: (tokens, weights)}, e.g. "
+            "{'...too big.': (tokens_big, weights_big), '...too small.': (tokens_small, "
+            f"weights_small)}}; got {type(sentences).__name__}."
+        )
+    checked, shape = {}, None
+    for name, pair in sentences.items():
+        try:
+            toks, w = pair
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"sentences[{name!r}] must be a (tokens, weights) pair; got {type(pair).__name__}."
+            ) from None
+        toks = [str(t) for t in toks]
+        w = as_layers_heads(w, toks)
+        if len(toks) > MAX_TOKENS:
+            raise ValueError(
+                f"the heads explorer shows at most {MAX_TOKENS} tokens; got {len(toks)}"
+                + (f" in sentences[{name!r}]." if name else ".")
+            )
+        if shape is not None and w.shape[:2] != shape:
+            raise ValueError(
+                f"every sentence must come from the same model: sentences[{name!r}] has "
+                f"(layers, heads) = {w.shape[:2]}, the first one {shape}."
+            )
+        shape = w.shape[:2]
+        checked[str(name)] = (toks, w)
+    return checked
+
+
 def make_heads_explorer(
-    tokens, weights, *, layer_names=None, left=None, right=None, query=None
+    tokens=None,
+    weights=None,
+    *,
+    sentences=None,
+    layer_names=None,
+    left=None,
+    right=None,
+    query=None,
 ) -> Explorer:
     """Pick two (layer, head) pairs and compare their attention heatmaps side by side.
 
@@ -420,26 +542,27 @@ def make_heads_explorer(
     weights : array_like of shape (layers, heads, seq_len, seq_len)
         Every head's weights, as returned by the toy, real or trained model
         ((heads, T, T) and (T, T) are accepted too).
+    sentences : dict of str -> (tokens, weights), optional
+        Instead of ``tokens`` and ``weights``: several sentences run through the same model,
+        e.g. a minimal pair ``{'"...too big."': (tokens_big, weights_big), '"...too small."':
+        (tokens_small, weights_small)}``. Buttons switch between them; the heads and the query
+        position stay, so the same row can be compared across the sentences.
     layer_names : sequence of str, optional
         A name per layer for the dropdowns, e.g. ``attn_helpers.toy.LAYER_NAMES``.
     left, right : (int, int), optional
         The (layer, head) shown first on each side. Default: (0, 0), and (0, 1) if there are
         several heads, else (1, 0).
     query : int or str, optional
-        The query token whose row is outlined and described: a position or a token. Default:
-        "it" if the sentence has it, else the first token.
+        The query token whose row is outlined and described: a position or a token (of the
+        first sentence). Default: "it" if the sentence has it, else the first token.
 
     Returns
     -------
     Explorer
         An ``ipywidgets.VBox``. The readout says where the chosen query looks in each head.
     """
-    tokens = [str(t) for t in tokens]
-    weights = as_layers_heads(weights, tokens)
-    if len(tokens) > MAX_TOKENS:
-        raise ValueError(
-            f"the heads explorer shows at most {MAX_TOKENS} tokens; got {len(tokens)}."
-        )
+    sentences = _check_sentences(tokens, weights, sentences)
+    tokens, weights = next(iter(sentences.values()))
     layer_names = [""] * weights.shape[0] if layer_names is None else [str(n) for n in layer_names]
     if len(layer_names) != weights.shape[0]:
         raise ValueError(
@@ -457,4 +580,4 @@ def make_heads_explorer(
         query = tokens.index(query)
     elif not 0 <= int(query) < len(tokens):
         raise ValueError(f"query must be a position 0 ... {len(tokens) - 1}; got {query}.")
-    return _HeadsExplorer(tokens, weights, layer_names, left, right, int(query))
+    return _HeadsExplorer(sentences, layer_names, left, right, int(query))

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..core import softmax
-from ._base import Explorer, InputProblem
+from ._base import Explorer, InputProblem, largest_weight, tied_for_max
 
 __all__ = [
     "make_scaling_explorer",
@@ -48,7 +48,9 @@ def softmax_summary(scores, *, temperature=1.0) -> dict:
     -------
     dict with keys
         ``weights`` (n,), ``entropy`` (nats), ``max_entropy`` (= log n, the uniform case),
-        ``max_weight`` and ``argmax`` (index of the largest weight).
+        ``max_weight``, ``argmax`` (index of the largest weight) and ``tied``: the indices of
+        every weight within 0.005 of the largest (one index: a clear winner; all n: every
+        weight is equal, a tie, not a win for the first key).
     """
     weights = softmax(scores, temperature=temperature)  # (n,)
     return {
@@ -57,6 +59,7 @@ def softmax_summary(scores, *, temperature=1.0) -> dict:
         "max_entropy": math.log(weights.shape[-1]),
         "max_weight": float(weights.max()),
         "argmax": int(weights.argmax()),
+        "tied": tied_for_max(weights).tolist(),
     }
 
 
@@ -115,14 +118,14 @@ class _SoftmaxExplorer(Explorer):
 
     def _apply(self, data, art):
         weights = data["weights"]
+        winners = data["tied"] if len(data["tied"]) < len(weights) else []  # all equal: none
         for i, (bar, w) in enumerate(zip(art.bars, weights)):
             bar.set_height(w)
-            bar.set_color(HIGHLIGHT_COLOR if i == data["argmax"] else BAR_COLOR)
+            bar.set_color(HIGHLIGHT_COLOR if i in winners else BAR_COLOR)
         listing = " · ".join(f"{t} {w:.2f}" for t, w in zip(self.tokens, weights))
         readout = (
             f"weights: {listing} | entropy {data['entropy']:.2f} nats (uniform: "
-            f"{data['max_entropy']:.2f}) | max weight {data['max_weight']:.2f} on "
-            f"'{self.tokens[data['argmax']]}'"
+            f"{data['max_entropy']:.2f}) | {largest_weight(weights, self.tokens)}"
         )
         return readout, None
 
@@ -204,7 +207,7 @@ def scaling_statistics(
     -------
     dict with keys
         ``scores`` (num_queries, seq_len), ``weights`` (num_queries, seq_len), ``factor`` (what
-        the scores were multiplied by), ``theory_std``, ``score_std`` (measured),
+        the scores were multiplied by), ``d_model`` (= num_heads * d_k), ``theory_std``, ``score_std`` (measured),
         ``mean_entropy``, ``max_entropy`` (log seq_len), ``mean_max_weight``, ``sorted_weights``
         (seq_len,): each row's weights sorted from largest to smallest, averaged over rows.
     """
@@ -225,6 +228,7 @@ def scaling_statistics(
         "scores": scores,
         "weights": weights,
         "factor": factor,
+        "d_model": d_model,
         "theory_std": spread**2 * math.sqrt(d_k) * factor,
         "score_std": float(scores.std()),
         "mean_entropy": float(entropy(weights).mean()),
@@ -248,6 +252,11 @@ def theory_fractions(std) -> np.ndarray:
     return np.diff(cdf)
 
 
+#: The scale control: one set of buttons, the pressed one is what the scores are divided by.
+SCALE_LABELS = {"sqrt(d_k)": "√d_k", "sqrt(d_model)": "√d_model", "none": "nothing (no scaling)"}
+NUM_HEADS = 8  # d_model = NUM_HEADS * d_k, as in a layer of 8 heads (shown next to the buttons)
+
+
 class _ScalingExplorer(Explorer):
     title = "Scaling explorer"
     figsize = (8.0, 3.0)
@@ -261,22 +270,30 @@ class _ScalingExplorer(Explorer):
             "spread": widgets.FloatSlider(
                 value=1.0, min=0.25, max=2.0, step=0.05, description="spread of q, k"
             ),
-            "scaling": widgets.ToggleButton(value=True, description="scaling on"),
-            "scale": widgets.Dropdown(
-                options=SCALE_CHOICES, value="sqrt(d_k)", description="divide by"
+            "scale": widgets.ToggleButtons(
+                options=[(SCALE_LABELS[v], v) for v in SCALE_CHOICES],
+                value="sqrt(d_k)",
+                description="divide scores by",
+                tooltips=[
+                    "√d_k: the size of one head's q and k (what attention uses)",
+                    f"√d_model: the width of the whole layer, d_model = {NUM_HEADS} heads × d_k",
+                    "no scaling: the raw dot products",
+                ],
             ),
         }
         for c in controls.values():
             c.style = {"description_width": "initial"}
+        controls["scale"].style = {"description_width": "initial", "button_width": "auto"}
+        self.d_model_note = widgets.HTML()  # d_model spelled out: the heads are not hidden
         super().__init__(
             controls,
             control_rows=[
                 [controls["d_k"], controls["spread"]],
-                [controls["scaling"], controls["scale"]],
+                [controls["scale"], self.d_model_note],
             ],
-            caption="grow d_k with scaling off, then on; watch the weights' shape",
+            caption="grow d_k with 'nothing (no scaling)' pressed, then press √d_k; watch the "
+            "weights' shape",
         )
-        self._ylim = None
 
     def _build(self, figure):
         ax_s, ax_w = figure.subplots(1, 2)
@@ -296,37 +313,42 @@ class _ScalingExplorer(Explorer):
         ax_s.set_ylim(0, HIST_YMAX)
         ax_s.set_xlabel("score (values beyond ±20 pile up at the edges)")
         ax_s.set_ylabel("fraction of scores")
-        ax_s.set_title("Scores q·k × scale")
+        ax_s.set_title("Scores q·k, divided as chosen")
         ax_s.legend(loc="upper left", frameon=False, fontsize=8)
         n = self.seq_len
         wbars = ax_w.bar(np.arange(1, n + 1), np.zeros(n), color=BAR_COLOR)
         ax_w.axhline(1 / n, color=LINE_COLOR, ls="--", lw=1, label=f"uniform 1/{n}")
         ax_w.set_ylim(0, 1)
+        ax_w.set_xlim(0.4, n + 0.6)
+        ax_w.set_xticks(range(1, n + 1, 3))  # ranks are whole numbers: 1, 4, ..., 16
         ax_w.set_xlabel("key rank (largest weight first)")
         ax_w.set_ylabel("mean weight")
         ax_w.set_title(f"Weights of a query over {n} keys")
         ax_w.legend(loc="upper right", frameon=False, fontsize=8)
         self.dynamic(hist, theory, peak, *wbars)
-        return SimpleNamespace(ax_s=ax_s, hist=hist, theory=theory, peak=peak, wbars=wbars)
+        return SimpleNamespace(
+            ax_s=ax_s, ax_w=ax_w, hist=hist, theory=theory, peak=peak, wbars=wbars
+        )
 
     def _compute(self):
         c = self.controls
-        c["scale"].disabled = not c["scaling"].value
-        scale = c["scale"].value if c["scaling"].value else "none"
-        # A control set in code can hold what no click could (a Dropdown accepts None): say so
-        # in the course's words, keep the last picture, and carry on at the next valid value.
+        scale = c["scale"].value
+        # A control set in code can hold what no click could (None, say): say so in the
+        # course's words, keep the last picture, and carry on at the next valid value.
         if scale not in SCALE_CHOICES:
             raise InputProblem(
-                f"'divide by' is {scale!r}; choose one of {', '.join(SCALE_CHOICES)}, "
-                "or switch scaling off."
+                f"'divide scores by' is {scale!r}; press one of {', '.join(SCALE_LABELS.values())}."
             )
         d_k, spread = c["d_k"].value, c["spread"].value
         if not isinstance(d_k, int) or d_k < 1:
             raise InputProblem(f"d_k must be a positive whole number; got {d_k!r}.")
         if not isinstance(spread, int | float) or not 0 < spread < math.inf:
             raise InputProblem(f"the spread of q and k must be a positive number; got {spread!r}.")
-        stats = scaling_statistics(d_k, spread=spread, scale=scale, seq_len=self.seq_len)
+        stats = scaling_statistics(
+            d_k, spread=spread, scale=scale, num_heads=NUM_HEADS, seq_len=self.seq_len
+        )
         stats["scale"] = scale
+        stats["d_k"] = d_k
         stats["fractions"] = histogram_fractions(stats["scores"])
         stats["theory"] = theory_fractions(stats["theory_std"])
         return stats
@@ -341,25 +363,35 @@ class _ScalingExplorer(Explorer):
         art.peak.set_x(HIST_EDGES[top + 1] + 0.5)
         for bar, h in zip(art.wbars, data["sorted_weights"]):
             bar.set_height(h)
-        readout = (
-            f"scale = 1/{data['scale']} = {data['factor']:.3f} | score std: measured "
-            f"{data['score_std']:.2f}, theory {data['theory_std']:.2f} (spread² · √d_k · scale) | "
-            f"mean entropy {data['mean_entropy']:.2f} of {data['max_entropy']:.2f} nats | "
-            f"mean top weight {data['mean_max_weight']:.2f}"
+        d_k, d_model = data["d_k"], data["d_model"]
+        self.d_model_note.value = (
+            f"d_model = {NUM_HEADS} heads × d_k = {NUM_HEADS} × {d_k} = <b>{d_model}</b>"
         )
+        divisor = {"sqrt(d_k)": ("√d_k", d_k), "sqrt(d_model)": ("√d_model", d_model)}
         if data["scale"] == "none":
-            readout = readout.replace("1/none = 1.000", "1 (no scaling)")
+            how = "scores not scaled (divided by 1)"
+        else:
+            name, size = divisor[data["scale"]]
+            how = f"scores divided by {name} = √{size} = {math.sqrt(size):.1f}"
+        readout = (
+            f"{how} | score std: measured {data['score_std']:.2f}, theory "
+            f"{data['theory_std']:.2f} (spread² · √d_k ÷ divisor) | mean entropy "
+            f"{data['mean_entropy']:.2f} of {data['max_entropy']:.2f} nats | mean top weight "
+            f"{data['mean_max_weight']:.2f}"
+        )
         return readout, None
 
 
 def make_scaling_explorer() -> Explorer:
-    """Why divide by sqrt(d_k)? Sliders for d_k and the spread of q and k, a scaling toggle and
-    a choice of scale factor; a histogram of the scores against the theory, and the weights.
+    """Why divide by sqrt(d_k)? Sliders for d_k and the spread of q and k, and one row of
+    buttons for what the scores are divided by (√d_k, √d_model or nothing; the pressed button
+    is the state). Next to the buttons, d_model = 8 heads × d_k is spelled out. The figure: a
+    histogram of the scores against the theory, and the weights of a query, largest first.
 
     Returns
     -------
     Explorer
-        An ``ipywidgets.VBox``. The readout prints the measured and theoretical standard
-        deviation of the scores, the mean entropy and the mean top weight.
+        An ``ipywidgets.VBox``. The readout prints the divisor, the measured and theoretical
+        standard deviation of the scores, the mean entropy and the mean top weight.
     """
     return _ScalingExplorer()
