@@ -143,6 +143,7 @@ def _rms_cases():
 register(
     Exercise(
         name="smollm_rms_norm",
+        stub="my_rms_norm",
         notebook=NOTEBOOK,
         title="RMSNorm, as every SmolLM2 block starts",
         reference=rms_norm_solution,
@@ -151,7 +152,7 @@ register(
             Mistake(
                 "layer norm",
                 _layer_norm_instead,
-                "you subtracted the mean first: that is layer norm. RMSNorm only divides by the root mean square, sqrt(mean(x**2) + eps).",
+                "you subtracted the mean first: that is layer norm. RMSNorm only divides by the root mean square, `sqrt(mean(x**2) + eps)`.",
             ),
             Mistake(
                 "no weight",
@@ -161,12 +162,12 @@ register(
             Mistake(
                 "eps outside the root",
                 _eps_outside,
-                "eps goes inside the square root: sqrt(mean(x**2) + eps), not sqrt(mean(x**2)) + eps.",
+                "`eps` goes inside the square root: `sqrt(mean(x**2) + eps)`, not `sqrt(mean(x**2)) + eps`.",
             ),
             Mistake(
                 "over tokens",
                 _over_tokens,
-                "you averaged over the tokens (axis 0); each token is normalised on its own, over its features: axis=-1.",
+                "you averaged over the tokens (axis 0); each token is normalised on its own, over its features: `axis=-1`.",
             ),
             Mistake(
                 "no square root",
@@ -213,9 +214,8 @@ def rope_adjacent_solution(x, positions, base):
     x (..., T, head_dim), positions (T,). Pair i turns by positions * base ** (-2i / head_dim).
     """
     half = x.shape[-1] // 2
-    angles = np.asarray(positions)[:, None] * base ** (
-        -np.arange(half) * 2.0 / x.shape[-1]
-    )  # (T, half)
+    speeds = base ** (-np.arange(half) * 2.0 / x.shape[-1])  # (half,): pair i's angle per position
+    angles = np.asarray(positions)[:, None] * speeds  # (T, half)
     cos, sin = np.cos(angles), np.sin(angles)
     x1, x2 = x[..., 0::2], x[..., 1::2]  # (..., T, half): even and odd features
     out = np.empty_like(x)
@@ -268,6 +268,7 @@ def _rope_cases():
 register(
     Exercise(
         name="smollm_rope_adjacent",
+        stub="my_rope_adjacent",
         notebook=NOTEBOOK,
         title="RoPE on adjacent pairs (the GGUF file's order)",
         reference=rope_adjacent_solution,
@@ -276,12 +277,12 @@ register(
             Mistake(
                 "split halves",
                 _rope_split_halves,
-                "you paired feature i with feature i + head_dim/2 (split halves, notebook 09). The file's q and k pair neighbours: (0, 1), (2, 3), ... that is the trap this section measured.",
+                "you paired feature i with feature `i + head_dim // 2` (split halves, notebook 09). The file's q and k pair neighbours: (0, 1), (2, 3), ... that is the trap section 4 measured.",
             ),
             Mistake(
                 "rotated backwards",
                 _rope_backwards,
-                "your rotation turns the wrong way: the even feature becomes x_even * cos - x_odd * sin, the odd one x_odd * cos + x_even * sin.",
+                "your rotation turns the wrong way: the even feature becomes `x_even * cos - x_odd * sin`, the odd one `x_odd * cos + x_even * sin`.",
             ),
             Mistake(
                 "base 10000",
@@ -291,7 +292,7 @@ register(
             Mistake(
                 "wrong speeds",
                 _rope_speed_i_over_d,
-                "your angles have the wrong speeds: pair i turns at base ** (-2 * i / head_dim).",
+                "your angles have the wrong speeds: pair i turns at `base ** (-2 * i / head_dim)`.",
             ),
         ],
         wrong_variants=[
@@ -330,8 +331,10 @@ def gqa_attention_solution(q, k, v):
     v_full = np.repeat(v, group, axis=0)
     scores = q @ k_full.swapaxes(-1, -2) / np.sqrt(q.shape[-1])  # (h, T, T)
     T = q.shape[1]
-    scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)
-    return _softmax_rows(scores) @ v_full  # (h, T, d)
+    scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)  # causal
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))  # softmax over the keys
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return weights @ v_full  # (h, T, d)
 
 
 def _gqa_tiled(q, k, v):
@@ -378,13 +381,14 @@ def _gqa_cases():
     rng = _rng("gqa")
     return [
         Case((r["q"], r["k"], r["v"]), description="block 0 on the trophy sentence: q (9, 15, 64), k and v (3, 15, 64)"),
-        Case((rng.standard_normal((4, 5, 8)), rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 5, 8))), description="4 query heads sharing 2 kv heads, T=5, head_dim=8"),
+        Case((rng.standard_normal((4, 5, 8)), rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 5, 8))), description="4 query heads sharing 2 kv heads, T=5, `head_dim=8`"),
     ]  # fmt: skip
 
 
 register(
     Exercise(
         name="smollm_gqa_attention",
+        stub="my_gqa_attention",
         notebook=NOTEBOOK,
         title="One layer's grouped-query attention",
         reference=gqa_attention_solution,
@@ -393,7 +397,7 @@ register(
             Mistake(
                 "tiled instead of repeated",
                 _gqa_tiled,
-                "your query heads read the kv heads in the order 0, 1, 2, 0, 1, 2, ... (np.tile). In SmolLM2 query heads 0-2 share kv head 0, 3-5 kv head 1, 6-8 kv head 2 (np.repeat, or h // 3).",
+                "your query heads read the kv heads in the order 0, 1, 2, 0, 1, 2, ... (`np.tile`). In SmolLM2 query heads 0-2 share kv head 0, 3-5 kv head 1, 6-8 kv head 2 (`np.repeat`, or `h // 3`).",
             ),
             Mistake(
                 "no causal mask",
@@ -401,12 +405,12 @@ register(
                 "your tokens see the future: a decoder's query i may only attend to keys 0..i. Set the scores above the diagonal to -inf before the softmax.",
             ),
             Mistake(
-                "no scale", _gqa_no_scale, "your scores are not divided by sqrt(head_dim) = 8."
+                "no scale", _gqa_no_scale, "your scores are not divided by `sqrt(head_dim)` = 8."
             ),
             Mistake(
                 "scaled by head_dim",
                 _gqa_scale_by_d,
-                "you divided the scores by head_dim; divide by its square root, sqrt(head_dim) = 8.",
+                "you divided the scores by `head_dim`; divide by its square root, `sqrt(head_dim)` = 8.",
             ),
         ],
         wrong_variants=[
@@ -478,6 +482,7 @@ def _sink_cases():
 register(
     Exercise(
         name="smollm_sink_share",
+        stub="my_sink_share",
         notebook=NOTEBOOK,
         title="The attention-sink share, layer by layer",
         reference=sink_share_solution,
@@ -536,10 +541,12 @@ def cached_gqa_step_solution(q_new, k_new, v_new, k_cache, v_cache):
     k = np.concatenate([k_cache, k_new], axis=1)  # append along the token axis: (h_kv, t+1, d)
     v = np.concatenate([v_cache, v_new], axis=1)
     group = q_new.shape[0] // k.shape[0]
-    scores = (
-        q_new @ np.repeat(k, group, axis=0).swapaxes(-1, -2) / np.sqrt(q_new.shape[-1])
-    )  # (h, 1, t+1)
-    return _softmax_rows(scores) @ np.repeat(v, group, axis=0), k, v
+    k_full = np.repeat(k, group, axis=0)  # (h, t+1, d)
+    scores = q_new @ k_full.swapaxes(-1, -2) / np.sqrt(q_new.shape[-1])  # (h, 1, t+1)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))  # no mask: the cache is the past
+    weights /= weights.sum(axis=-1, keepdims=True)
+    out = weights @ np.repeat(v, group, axis=0)  # (h, 1, d)
+    return out, k, v
 
 
 def _step_new_key_forgotten(q_new, k_new, v_new, k_cache, v_cache):
@@ -578,13 +585,14 @@ def _step_cases():
     ]
     return [
         Case((r["q"][:, sl], r["k"][:, sl], r["v"][:, sl], r["k"][:, :t], r["v"][:, :t]), description="block 0, token 10 of the trophy sentence after a cache of 10 tokens"),
-        Case(tuple(small), description="4 query heads, 2 kv heads, a cache of 3 tokens, head_dim=8"),
+        Case(tuple(small), description="4 query heads, 2 kv heads, a cache of 3 tokens, `head_dim=8`"),
     ]  # fmt: skip
 
 
 register(
     Exercise(
         name="smollm_cached_gqa_step",
+        stub="my_cached_gqa_step",
         notebook=NOTEBOOK,
         title="One cached decoding step with GQA",
         reference=cached_gqa_step_solution,
@@ -598,12 +606,12 @@ register(
             Mistake(
                 "appended on the head axis",
                 _step_wrong_axis,
-                "you appended the new key along axis 0, the kv heads; the cache grows along the token axis, axis 1: (num_kv_heads, t+1, head_dim).",
+                "you appended the new key along axis 0, the kv heads; the cache grows along the token axis, axis 1: `(num_kv_heads, t + 1, head_dim)`.",
             ),
             Mistake(
                 "tiled instead of repeated",
                 _step_tiled,
-                "your query heads read the kv heads as 0, 1, 2, 0, 1, 2 (np.tile); consecutive query heads share one kv head (np.repeat).",
+                "your query heads read the kv heads as 0, 1, 2, 0, 1, 2 (`np.tile`); consecutive query heads share one kv head (`np.repeat`).",
             ),
             Mistake(
                 "prepended",
