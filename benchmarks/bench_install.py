@@ -20,7 +20,7 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-GOAL_MB = 600.0
+GOAL_MB = 700.0  # issue 23: + gguf and the SmolLM2 GGUF file (98 MB)
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 GOAL_SECONDS_EACH = 20.0
 GOAL_MB_EACH = 500.0
 GOAL_SECONDS_TOTAL = 120.0
+#: Notebooks with their own goals (seconds, MB): 10 runs a 135M-parameter model (issue 23).
+GOALS_BY_NOTEBOOK = {"10_real_language_model.ipynb": (30.0, 1200.0)}
 TIMEOUT_SECONDS = 120  # per cell: a hung kernel fails the run instead of stalling it
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -70,14 +72,15 @@ def run_notebook(path: Path) -> dict:
         error = f"{type(err).__name__}: {text.splitlines()[-1] if text else ''}"
     seconds = time.perf_counter() - start
     peak_mb = None if error else _peak_rss_mb(nb)
+    goal_seconds, goal_mb = GOALS_BY_NOTEBOOK.get(path.name, (GOAL_SECONDS_EACH, GOAL_MB_EACH))
     return {
         "seconds": seconds,
         "peak_rss_mb": peak_mb,
         "error": error,
         "met": error is None
-        and seconds <= GOAL_SECONDS_EACH
+        and seconds <= goal_seconds
         and peak_mb is not None
-        and peak_mb <= GOAL_MB_EACH,
+        and peak_mb <= goal_mb,
     }
 
 

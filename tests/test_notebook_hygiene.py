@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _shared import COURSE, notebook_number
+from _shared import COURSE, NOTEBOOK_METADATA, notebook_number
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))  # 07b sorts after 07
@@ -32,8 +32,9 @@ def test_the_course_has_every_notebook_in_order():
 def test_stored_clean(path):
     nb = _load(path)
     assert nb["nbformat"] == 4, f"{path.name}: nbformat {nb['nbformat']}, expected 4"
-    assert nb["metadata"]["kernelspec"]["name"] == "python3", (
-        f"{path.name}: kernelspec is not python3"
+    assert nb["metadata"] == NOTEBOOK_METADATA, (
+        f"{path.name}: its metadata is not what JupyterLab writes, so the notebook would open as "
+        f"modified. Store exactly: {json.dumps(NOTEBOOK_METADATA)}"
     )
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] == "code":

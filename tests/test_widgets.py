@@ -18,11 +18,6 @@ from attn_helpers import widgets as w
 from attn_helpers.toy import LAYER_NAMES, TROPHY_SENTENCE, TROPHY_SMALL_SENTENCE, toy_attention
 from attn_helpers.widgets import _base
 
-# ipympl's own toolbar trips a traitlets deprecation when a canvas is created (not our code).
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Passing unrecognized arguments to super\(Toolbar\):DeprecationWarning"
-)
-
 BUILDERS = {
     "softmax": w.make_softmax_explorer,
     "scaling": w.make_scaling_explorer,

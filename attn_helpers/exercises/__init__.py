@@ -27,6 +27,7 @@ from .softmax_ex import *  # noqa: F403
 from .real_model import *  # noqa: F403
 from .warmup import *  # noqa: F403
 from .decoding_ex import *  # noqa: F403
+from .smollm_ex import *  # noqa: F403
 from .block_ex import *  # noqa: F403
 # isort: on
 

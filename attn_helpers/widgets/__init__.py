@@ -19,6 +19,7 @@ make_heads_explorer       04, 08      any two (layer, head) pairs side by side, 
 make_mask_explorer        05          mask kind, padding, fill value -> weights (NaN rows)
 make_position_explorer    05          token order, positional encodings -> changed outputs
 make_decoding_explorer    09          a prompt, a generation step -> the query's weights on the cache
+make_smollm_explorer      10          a typed text, a layer and a head of SmolLM2 -> heatmap, sink share
 ========================  ==========  =====================================================
 """
 
@@ -28,6 +29,7 @@ from .lookup import make_qkv_explorer, single_query_attention
 from .masking import make_mask_explorer, mask_for, masked_weights
 from .positions import make_position_explorer, reordering_changes
 from .sentence import make_heads_explorer, make_sentence_explorer, prepare_sentence
+from .smollm import make_smollm_explorer, smollm_attention
 from .softmax import (
     make_scaling_explorer,
     make_softmax_explorer,
@@ -46,6 +48,7 @@ __all__ = [
     "make_qkv_explorer",
     "make_scaling_explorer",
     "make_sentence_explorer",
+    "make_smollm_explorer",
     "make_softmax_explorer",
     "mask_for",
     "masked_weights",
@@ -53,5 +56,6 @@ __all__ = [
     "reordering_changes",
     "scaling_statistics",
     "single_query_attention",
+    "smollm_attention",
     "softmax_summary",
 ]
