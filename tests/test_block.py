@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared import core_fixture_cases
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -385,24 +386,6 @@ def test_minilm_uses_this_layer_norm():
 # ---------------------------------------------------------------- parity with PyTorch
 
 
-def _load_cases():
-    params = []
-    for dtype in ATOL:
-        path = FIXTURES / f"core_block_{dtype}.npz"
-        if not path.exists():  # pragma: no cover - the files are committed
-            params.append(
-                pytest.param(None, dtype, None, marks=pytest.mark.skip(f"{path} missing"))
-            )
-            continue
-        with np.load(path) as data:
-            for case in data["cases"]:
-                case = str(case)
-                prefix = f"{case}__"
-                arrays_ = {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
-                params.append(pytest.param(case, dtype, arrays_, id=f"{dtype}-{case}"))
-    return params
-
-
 def _run_case(a: dict) -> np.ndarray:
     kind = str(a["kind"])
     if kind == "layer_norm":
@@ -427,7 +410,7 @@ def _run_case(a: dict) -> np.ndarray:
     raise AssertionError(f"unknown kind {kind}")
 
 
-@pytest.mark.parametrize(("case", "dtype", "arrays_"), _load_cases())
+@pytest.mark.parametrize(("case", "dtype", "arrays_"), core_fixture_cases("block", ATOL))
 def test_matches_pytorch(case, dtype, arrays_):
     for value in arrays_.values():
         value.flags.writeable = False

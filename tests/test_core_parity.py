@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared import core_fixture_cases
 
 from attn_helpers import (
     causal_mask,
@@ -26,25 +27,6 @@ from attn_helpers import (
 FIXTURES = Path(__file__).parent / "fixtures"
 ATOL = {"float64": 1e-6, "float32": 1e-5}
 RTOL = 1e-5
-
-
-def _load_cases(kind: str) -> list:
-    """One pytest param per (dtype, case) of ``core_{kind}_{dtype}.npz``."""
-    params = []
-    for dtype in ATOL:
-        path = FIXTURES / f"core_{kind}_{dtype}.npz"
-        if not path.exists():  # pragma: no cover - the files are committed
-            params.append(
-                pytest.param(None, dtype, None, marks=pytest.mark.skip(f"{path} missing"))
-            )
-            continue
-        with np.load(path) as data:
-            for case in data["cases"]:
-                case = str(case)
-                prefix = f"{case}__"
-                arrays = {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
-                params.append(pytest.param(case, dtype, arrays, id=f"{dtype}-{case}"))
-    return params
 
 
 def _readonly(arrays: dict) -> dict:
@@ -83,7 +65,7 @@ def test_fixtures_record_their_provenance():
     assert expected <= {path.name for path in FIXTURES.glob("core_*.npz")}
 
 
-@pytest.mark.parametrize(("case", "dtype", "arrays"), _load_cases("sdpa"))
+@pytest.mark.parametrize(("case", "dtype", "arrays"), core_fixture_cases("sdpa", ATOL))
 def test_scaled_dot_product_attention_matches_pytorch(case, dtype, arrays):
     a = _readonly(arrays)
     kwargs = {}
@@ -104,7 +86,7 @@ def test_scaled_dot_product_attention_matches_pytorch(case, dtype, arrays):
         assert np.all(weights[~np.broadcast_to(a["mask"], weights.shape)] == 0.0)
 
 
-@pytest.mark.parametrize(("case", "dtype", "arrays"), _load_cases("mha"))
+@pytest.mark.parametrize(("case", "dtype", "arrays"), core_fixture_cases("mha", ATOL))
 def test_multi_head_attention_matches_pytorch(case, dtype, arrays):
     a = _readonly(arrays)
     biases = {name: a[name] for name in ("b_q", "b_k", "b_v", "b_o") if name in a}
@@ -152,7 +134,7 @@ def test_parity_fixtures_cover_what_the_issue_asks_for():
 
 
 @pytest.mark.parametrize("align", ["upper_left", "lower_right"])
-@pytest.mark.parametrize(("case", "dtype", "arrays"), _load_cases("causal"))
+@pytest.mark.parametrize(("case", "dtype", "arrays"), core_fixture_cases("causal", ATOL))
 def test_causal_alignment_matches_pytorch_causal_bias(case, dtype, arrays, align):
     """causal_mask(..., align=) and chunked_attention(causal=) against torch's CausalBias."""
     a = _readonly(arrays)

@@ -9,19 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared import requires_smollm
 
 from attn_helpers import _gguf_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-try:
-    _gguf_model.gguf_path()
-    HAVE_MODEL = True
-except FileNotFoundError:
-    HAVE_MODEL = False
-pytestmark = pytest.mark.skipif(
-    not HAVE_MODEL, reason=f"{_gguf_model.MODEL_PACKAGE_PIN} is not installed"
-)
+pytestmark = requires_smollm()
 
 
 @pytest.fixture(scope="module")
