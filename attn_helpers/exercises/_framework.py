@@ -963,6 +963,21 @@ def _modified_message(name: str, what: str, changed: list[str]) -> Result:
     )
 
 
+def _run_silenced(fn, args, kwargs, limit):
+    """Run the learner's function with its output hidden; return what it raised (None if nothing).
+
+    Only the inputs matter to the caller, so every exception is caught, except KeyboardInterrupt.
+    """
+    try:
+        with contextlib.redirect_stdout(_Output()), contextlib.redirect_stderr(_Output()), _quiet():
+            _run_limited(fn, args, kwargs, limit)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # noqa: BLE001 - reported to the caller, not raised
+        return err
+    return None
+
+
 def _modified_result(exercise: Exercise, fn, case: Case, what: str, limit: float) -> Result:
     """The learner wrote into a read-only input: find which one, and say so.
 
@@ -975,33 +990,12 @@ def _modified_result(exercise: Exercise, fn, case: Case, what: str, limit: float
     for arg_name, _, key in names:
         args, kwargs = _copies(case, frozen=False)
         _freeze(args[key] if isinstance(key, int) else kwargs[key])
-        try:
-            with (
-                contextlib.redirect_stdout(_Output()),
-                contextlib.redirect_stderr(_Output()),
-                _quiet(),
-            ):
-                _run_limited(fn, args, kwargs, limit)
-        except KeyboardInterrupt:
-            raise
-        except ValueError as err:
-            if "read-only" in str(err):
-                written.append(arg_name)
-        except BaseException:  # noqa: BLE001, S110 - only the inputs matter here
-            pass
+        err = _run_silenced(fn, args, kwargs, limit)
+        if isinstance(err, ValueError) and "read-only" in str(err):
+            written.append(arg_name)
     if not written:
         args, kwargs = _copies(case, frozen=False)
-        try:
-            with (
-                contextlib.redirect_stdout(_Output()),
-                contextlib.redirect_stderr(_Output()),
-                _quiet(),
-            ):
-                _run_limited(fn, args, kwargs, limit)
-        except KeyboardInterrupt:
-            raise
-        except BaseException:  # noqa: BLE001, S110 - only the inputs matter here
-            pass
+        _run_silenced(fn, args, kwargs, limit)
         written = _modified(fn, case, args, kwargs)
     return _modified_message(exercise.name, what, written)
 
