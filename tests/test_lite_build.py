@@ -5,6 +5,7 @@ make ``import attn_helpers`` load in the site, and the pins of what the site car
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import re
@@ -118,13 +119,15 @@ def test_lock_entries_make_imports_load_the_course(build_lite, tmp_path):
     assert {"ipywidgets", "tqdm", "threadpoolctl"} <= set(build_lite.ATTN_HELPERS_DEPENDS)
 
 
-def test_the_site_carries_the_model_pinned_in_the_package(build_lite):
-    from attn_helpers.minilm import MODEL_PACKAGE_PIN
-
-    name, version = MODEL_PACKAGE_PIN.split("==")
+@pytest.mark.parametrize("module", ["minilm", "_gguf_model"])
+def test_the_site_carries_the_models_pinned_in_the_package(build_lite, module):
+    pin = importlib.import_module(f"attn_helpers.{module}").MODEL_PACKAGE_PIN
+    name, version = pin.split("==")
     assert build_lite.EXTRA_WHEELS[name][0] == version
     nodeps = (ROOT / "requirements-nodeps.txt").read_text()
-    assert MODEL_PACKAGE_PIN in nodeps
+    assert pin in nodeps
+    if module == "_gguf_model":  # the one wheel SMOLLM=0 leaves out
+        assert name == build_lite.SMOLLM_WHEEL
 
 
 def test_no_cdn_and_no_pypi_fallback(build_lite):

@@ -449,3 +449,81 @@ def test_the_header_reader_agrees_with_llama_cpps_gguf_reader():
 def test_a_file_that_is_not_gguf_is_refused():
     with pytest.raises(ValueError, match="not a GGUF file"):
         _gguf_model._Header(b"PK\x03\x04" + bytes(20))
+
+
+@needs_model
+def test_the_pure_dequantizer_equals_llama_cpps_on_every_tensor(monkeypatch):
+    """The static site has no ``gguf`` package (its imports pyyaml and requests are not in Pyodide):
+    read_gguf then dequantizes Q4_1 and Q8_0 itself. Every tensor of the file, bit for bit."""
+    import builtins
+
+    import gguf
+
+    path = _gguf_model.gguf_path()
+    reader = gguf.GGUFReader(str(path))
+    real_import = builtins.__import__
+
+    def no_gguf(name, *args, **kwargs):
+        if name == "gguf" or name.startswith("gguf."):
+            raise ImportError(f"No module named {name!r} (as in Pyodide)")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gguf)
+    _, _, weights = _gguf_model.read_gguf(path)
+    monkeypatch.undo()
+    kinds = set()
+    for t in reader.tensors:
+        kinds.add(t.tensor_type.name)
+        expected = gguf.quants.dequantize(t.data, t.tensor_type)
+        np.testing.assert_array_equal(
+            weights[t.name], expected.reshape(weights[t.name].shape), err_msg=t.name
+        )
+    assert kinds == {"F32", "Q4_1", "Q8_0"}
+
+
+def test_the_pure_dequantizer_by_hand():
+    # One Q4_1 block: d = 0.5, m = -1, codes 0..15 in the low nibbles and 15..0 in the high ones.
+    codes_low, codes_high = np.arange(16, dtype=np.uint8), np.arange(15, -1, -1, dtype=np.uint8)
+    block = np.concatenate(
+        [np.float16([0.5, -1.0]).view(np.uint8), codes_low | (codes_high << np.uint8(4))]
+    )
+    values = _gguf_model.dequantize_blocks(block[None, :], 3)
+    np.testing.assert_array_equal(values[0, :16], 0.5 * np.arange(16) - 1)
+    np.testing.assert_array_equal(values[0, 16:], 0.5 * np.arange(15, -1, -1) - 1)
+    # One Q8_0 block: d = 0.25, codes -16..15.
+    block = np.concatenate(
+        [np.float16([0.25]).view(np.uint8), np.arange(-16, 16, dtype=np.int8).view(np.uint8)]
+    )
+    np.testing.assert_array_equal(
+        _gguf_model.dequantize_blocks(block[None, :], 8)[0], 0.25 * np.arange(-16, 16)
+    )
+    with pytest.raises(ValueError, match="Q4_1"):
+        _gguf_model.dequantize_blocks(block[None, :], 2)
+
+
+def test_quant_blocks_are_llama_cpps():
+    gguf = pytest.importorskip("gguf")
+    for name, sizes in smollm.QUANT_BLOCKS.items():
+        assert gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[name]] == sizes, name
+
+
+def test_a_static_site_without_the_model_says_so(monkeypatch):
+    """In Pyodide (the static site) the file comes from the site's lock; a site built with
+    ``make lite SMOLLM=0`` has none, and the learner is told where to run notebook 10 instead."""
+    from attn_helpers import _pyodide
+
+    def no_such_package(name):
+        raise FileNotFoundError(f"this site's pyodide-lock.json has no package {name!r}")
+
+    real = importlib.metadata.distribution
+
+    def not_installed(name):
+        if name == _gguf_model.MODEL_DIST:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(_gguf_model.sys, "platform", "emscripten")
+    monkeypatch.setattr(_pyodide, "load_locked_package", no_such_package)
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(FileNotFoundError, match=r"SMOLLM=0.*make lab.*Binder"):
+        _gguf_model.gguf_path()
