@@ -288,9 +288,14 @@ def attn_helpers_wheel(out: Path) -> dict:
     run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
          "-q", "-w", str(build)], env=env)  # fmt: skip
     wheel = next(build.glob("attn_helpers-*.whl"))
-    shutil.copyfile(wheel, out / wheel.name)
-    version = wheel.name.split("-")[1]
-    return lock_entry("attn-helpers", version, wheel.name, sha256(wheel), ["attn_helpers"],
+    # The file's name carries its content (a wheel build tag, which must start with a digit): the
+    # service worker's cache answers by URL, so a rebuilt package must get a new URL, or a browser
+    # could pair the new lock's SHA-256 with the old cached file after the site is updated.
+    digest = sha256(wheel)
+    name, version, *_ = wheel.name.split("-")
+    file_name = f"{name}-{version}-0{digest[:16]}-py3-none-any.whl"
+    shutil.copyfile(wheel, out / file_name)
+    return lock_entry("attn-helpers", version, file_name, digest, ["attn_helpers"],
                       ATTN_HELPERS_DEPENDS)  # fmt: skip
 
 
@@ -365,6 +370,11 @@ def jupyter_lite_json() -> dict:
         "jupyter-lite-schema-version": 0,
         "jupyter-config-data": {
             "appName": "Self-attention, hands on",
+            # JupyterLite's service worker keeps every file it serves (the page, the runtime, the
+            # wheels, the models) in the browser's Cache Storage and answers from it first,
+            # refreshing each copy in the background: a notebook saved in the browser's storage
+            # reopens and runs with no network (tests/browser/test_lite.py).
+            "enableServiceWorkerCache": "true",
             "litePluginSettings": {
                 "@jupyterlite/pyodide-kernel-extension:kernel": {
                     "disablePyPIFallback": True,

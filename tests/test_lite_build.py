@@ -141,3 +141,11 @@ def test_no_cdn_and_no_pypi_fallback(build_lite):
     for pin in ("jupyterlite-core==0.6.4", "jupyterlite-pyodide-kernel==0.6.1",
                 "jupyterlab_widgets==3.0.15"):  # fmt: skip
         assert pin in lite
+
+
+def test_the_service_worker_caches_and_a_rebuilt_package_gets_a_new_url(build_lite):
+    config = build_lite.jupyter_lite_json()["jupyter-config-data"]
+    assert config["enableServiceWorkerCache"] == "true"  # offline reopening (tests/browser)
+    source = SCRIPT.read_text()
+    # The service worker answers by URL: the attn_helpers wheel's name carries its SHA-256.
+    assert 'file_name = f"{name}-{version}-0{digest[:16]}-py3-none-any.whl"' in source

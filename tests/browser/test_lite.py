@@ -8,7 +8,9 @@ Builds the site (``make lite``: cached downloads, every file hash-checked), serv
 - drags a slider of notebook 02's softmax explorer (on ipympl's canvas, which the site ships)
   and checks that its picture changes;
 - records every request the pages, their kernels' workers and the service worker make, and fails
-  if one is not for 127.0.0.1 (nothing from a CDN, no PyPI fallback).
+  if one is not for 127.0.0.1 (nothing from a CDN, no PyPI fallback);
+- opens a notebook twice, saves it, turns the network off and opens it a third time: it loads and
+  its kernel runs ``import attn_helpers`` from the browser's caches alone.
 
 Which notebooks: ``LITE_NOTEBOOKS=all`` (``make test-lite``, and ``.ci/run``) runs every notebook
 in notebooks/ but those in :data:`NOT_IN_BROWSER`; ``quick`` runs :data:`QUICK_NOTEBOOKS`; a
@@ -141,3 +143,34 @@ def test_softmax_explorer_slider_redraws(context, site):
         page.close()
     foreign = [u for u in context.requests if not local_only(u)]
     assert not foreign, f"requests that left 127.0.0.1: {foreign[:10]}"
+
+
+def test_a_saved_notebook_reopens_with_no_network(chromium, site):
+    """The site's service worker keeps what it served (``enableServiceWorkerCache``): from the
+    second visit on, a notebook kept in the browser's storage opens and runs offline.
+
+    The first visit alone is not enough (its files load before the service worker controls the
+    page), and a notebook never saved is read from the site's contents API, which the service
+    worker never caches: docs/teaching.md says both."""
+    notebook = notebooks()[0]
+    ctx = chromium.new_context()  # a learner of its own: empty caches and storage
+    ctx.route(lambda url: not local_only(url), lambda route: route.abort())
+    try:
+        for visit in (1, 2):
+            page = LitePage(ctx, site.url, notebook)
+            page.first_cell_seconds()
+            if visit == 2:  # as File > Save (or JupyterLab's autosave) does
+                page.page.evaluate(
+                    "async () => { await window.jupyterapp.commands.execute('docmanager:save'); }"
+                )
+            page.close()
+        served = site.bytes_sent
+        ctx.set_offline(True)
+        page = LitePage(ctx, site.url, notebook, timeout_ms=90_000)
+        page.first_cell_seconds(timeout_s=90)
+        printed = page.execute("import attn_helpers, numpy; print('offline', numpy.__version__)")
+        page.close()
+        assert printed.startswith("offline 2.0.2"), printed
+        assert site.bytes_sent == served, "the offline visit was served by the site"
+    finally:
+        ctx.close()
