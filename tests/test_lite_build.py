@@ -146,6 +146,27 @@ def test_no_cdn_and_no_pypi_fallback(build_lite):
 def test_the_service_worker_caches_and_a_rebuilt_package_gets_a_new_url(build_lite):
     config = build_lite.jupyter_lite_json()["jupyter-config-data"]
     assert config["enableServiceWorkerCache"] == "true"  # offline reopening (tests/browser)
-    source = SCRIPT.read_text()
-    # The service worker answers by URL: the attn_helpers wheel's name carries its SHA-256.
-    assert 'file_name = f"{name}-{version}-0{digest[:16]}-py3-none-any.whl"' in source
+
+
+def test_the_package_wheel_is_named_by_its_content(build_lite, tmp_path, monkeypatch):
+    """The service worker answers by URL: the attn_helpers wheel's name carries its SHA-256, so a
+    rebuilt package is a new URL and never an old cached file under the new lock's hash."""
+
+    def fake_pip_wheel(cmd, **kwargs):  # what `pip wheel` leaves in the -w folder
+        folder = Path(cmd[cmd.index("-w") + 1])
+        folder.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(folder / "attn_helpers-0.1.0-py3-none-any.whl", "w") as z:
+            z.writestr("attn_helpers/__init__.py", source)
+
+    monkeypatch.setattr(build_lite, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(build_lite, "run", fake_pip_wheel)
+    names = set()
+    for source in ("x = 1\n", "x = 2\n"):  # the package, then a rebuilt one
+        out = tmp_path / source[4]
+        out.mkdir()
+        entry = build_lite.attn_helpers_wheel(out)
+        digest = hashlib.sha256((out / entry["file_name"]).read_bytes()).hexdigest()
+        assert entry["sha256"] == digest
+        assert entry["file_name"] == f"attn_helpers-0.1.0-0{digest[:16]}-py3-none-any.whl"
+        names.add(entry["file_name"])
+    assert len(names) == 2
