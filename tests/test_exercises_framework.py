@@ -282,6 +282,40 @@ def test_a_loop_that_swallows_the_stop_is_stopped_anyway(exercise):
     assert "still running after" in res.message
 
 
+def test_a_stop_that_lands_in_a_del_callback_prints_nothing(exercise, monkeypatch):
+    """Python cannot raise inside ``__del__`` or a weakref callback: a stop that lands there is
+    "unraisable" and would print "Exception ignored in ..." under the learner's cell. The checker
+    keeps those quiet (the watchdog fires again) and passes every other unraisable on."""
+    import sys
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_type))
+
+    class Busy:
+        def __del__(self):
+            for _ in range(100):  # much of the loop's time is spent in here
+                pass
+
+    def forever(x, axis=-1):
+        while True:
+            Busy()
+
+    res = fw.check(exercise.name, forever, time_limit=0.2)
+    assert "still running after 0.2 seconds" in res.message
+    assert fw._TimeLimit not in seen
+
+    class Broken:
+        def __del__(self):
+            raise ValueError("the learner's own")
+
+    def leaky(x, axis=-1):
+        Broken()
+        return _ref(x, axis)
+
+    fw.check(exercise.name, leaky, time_limit=5)
+    assert ValueError in seen
+
+
 def test_the_exercise_time_limit_is_used(exercise, monkeypatch):
     slow = fw.Exercise(**{**exercise.__dict__, "name": "_test_slow", "time_limit": 0.2})
     fw.register(slow)

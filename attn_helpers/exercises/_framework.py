@@ -747,6 +747,15 @@ def _run_limited(fn, args, kwargs, limit: float | None):
 
     state["timer"] = threading.Timer(limit, fire)
     state["timer"].daemon = True
+    previous_hook = sys.unraisablehook
+
+    def quiet_hook(unraisable):
+        # The stop landed where Python cannot raise it (a weakref or __del__ callback), which would
+        # print "Exception ignored in ...": not the learner's error. The watchdog fires again.
+        if unraisable.exc_type is not _TimeLimit:
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet_hook
     try:
         try:
             state["timer"].start()
@@ -764,6 +773,7 @@ def _run_limited(fn, args, kwargs, limit: float | None):
                 # The exception may still be pending (it raced with the end of the call): clear it
                 # so that it cannot go off later in the checker or in the learner's next cell.
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+            sys.unraisablehook = previous_hook
     except _TimeLimit:
         raise _Stopped from None
     if state["fired"]:
