@@ -337,7 +337,10 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
             text = f"{n['seconds']:.1f} s, peak {peak}" + (
                 f", FAILED {n['error']}" if n["error"] else ""
             )
-            rows.append((f"notebook {name}", text, "<= 20 s, <= 500 MB", ok(n["met"])))
+            from .bench_notebooks import GOAL_MB_EACH, GOAL_SECONDS_EACH, GOALS_BY_NOTEBOOK
+
+            seconds, mb = GOALS_BY_NOTEBOOK.get(name, (GOAL_SECONDS_EACH, GOAL_MB_EACH))
+            rows.append((f"notebook {name}", text, f"<= {seconds:g} s, <= {mb:g} MB", ok(n["met"])))
         if "total_seconds" in r:
             rows.append(
                 ("notebooks, whole course", f"{r['total_seconds']:.1f} s", "<= 120 s",
