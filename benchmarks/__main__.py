@@ -331,14 +331,14 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str]]:
         else:
             rows.append(("widgets", r.get("status") or r.get("error", "?"), "<= 40 ms", "NO"))
     if "notebooks" in results:
+        from .bench_notebooks import GOAL_MB_EACH, GOAL_SECONDS_EACH, GOALS_BY_NOTEBOOK
+
         r = results["notebooks"]
         for name, n in r.get("notebooks", {}).items():
             peak = "?" if n["peak_rss_mb"] is None else f"{n['peak_rss_mb']:.0f} MB"
             text = f"{n['seconds']:.1f} s, peak {peak}" + (
                 f", FAILED {n['error']}" if n["error"] else ""
             )
-            from .bench_notebooks import GOAL_MB_EACH, GOAL_SECONDS_EACH, GOALS_BY_NOTEBOOK
-
             seconds, mb = GOALS_BY_NOTEBOOK.get(name, (GOAL_SECONDS_EACH, GOAL_MB_EACH))
             rows.append((f"notebook {name}", text, f"<= {seconds:g} s, <= {mb:g} MB", ok(n["met"])))
         if "total_seconds" in r:

